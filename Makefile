@@ -1,0 +1,39 @@
+# Top-level commands. Each one does its own set-up first; see README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-stamp
+STUBS_STAMP := typings/.setup-stamp
+BOARD ?= RPI_PICO
+
+.PHONY: setup test sim typecheck bench hil build flash clean
+
+setup: $(STAMP) $(STUBS_STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(STUBS_STAMP): requirements-stubs.txt $(STAMP)
+	@set -e; while read -r req; do \
+	  case "$$req" in ''|\#*) continue;; esac; \
+	  name=$${req%%==*}; dir=typings/$${name#micropython-}; dir=$${dir%-stubs}; \
+	  rm -rf $$dir; $(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $$dir "$$req"; \
+	done < requirements-stubs.txt
+	@touch $@
+
+test: setup
+	$(PY) -m pytest
+
+sim: setup
+	$(PY) -m sim run sim/scenarios/standard.toml --runtime micropython
+
+typecheck: setup
+	$(PY) -m tools.typecheck
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf out build .pytest_cache .hypothesis

@@ -1,0 +1,245 @@
+"""Pharmacokinetics: where the infused ketamine is in the body, minute by minute.
+
+A mammillary compartment model treats the body as a central compartment (blood and
+well-perfused organs, volume V1) exchanging drug with slower peripheral compartments
+(muscle, fat), while the liver clears it from the central one. The brain sees the drug
+through an effect site that lags plasma with rate constant ke0.
+
+Example: a 70 kg patient receiving 0.5 mg/kg over 40 min gets 35 mg, i.e. a constant
+875 ug/min. With the Clements-250 parameters, V1 = 1.7522 L/kg x 70 kg = 122.7 L and the
+plasma concentration climbs to about 177 ng/mL at the end of the infusion (Zarate et al.
+report ~185 ng/mL), then falls with a fast (~18 min) and a slow (~3 h) half-life::
+
+    pk = PKModel.from_name("clements", weight_kg=70)
+    pk.advance(40.0, rate_ug_min=875.0)
+    pk.cp_ng_ml        # ~177
+    pk.advance(90.0, rate_ug_min=0.0)
+
+Pump rates are piecewise constant, so each interval is advanced with the exact solution
+of the linear system (a matrix exponential with the infusion as an augmented input),
+not with Euler steps; the propagator for a given interval length is computed once and
+cached. The parameter sets live in sim/data/pk_models.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import expm
+
+PK_MODELS_PATH = Path(__file__).parent / "data" / "pk_models.json"
+
+# Indices into the state vector, all in ug: the amounts in the three compartments, the
+# effect site expressed as Ce x V1 (so the matrix, and its cached exponentials, do not
+# depend on body weight) and the cumulative amount eliminated.
+CENTRAL, PERIPHERAL_FAST, PERIPHERAL_SLOW, EFFECT_SITE, ELIMINATED = range(5)
+STATE_SIZE = 5
+
+_PROPAGATOR_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class PKParameters:
+    """One published parameter set: V1 per kg of body weight and rate constants per minute."""
+
+    name: str
+    display: str
+    source: str
+    v1_l_kg: float
+    k10_per_min: float
+    k12_per_min: float
+    k21_per_min: float
+    k13_per_min: float
+    k31_per_min: float
+    ke0_per_min: float
+
+    def __post_init__(self) -> None:
+        if not self.v1_l_kg > 0:
+            raise ValueError(
+                f"PK set {self.name!r}: v1_l_kg is {self.v1_l_kg}; it must be > 0. "
+                f"Fix the entry in {PK_MODELS_PATH.name}."
+            )
+        for field in ("k10", "k12", "k21", "k13", "k31", "ke0"):
+            value = getattr(self, f"{field}_per_min")
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(
+                    f"PK set {self.name!r}: {field}_per_min is {value}; rate constants "
+                    f"must be finite and >= 0. Fix the entry in {PK_MODELS_PATH.name}."
+                )
+        for into, back in (("k12", "k21"), ("k13", "k31")):
+            k_in = getattr(self, f"{into}_per_min")
+            k_back = getattr(self, f"{back}_per_min")
+            if (k_in > 0) != (k_back > 0):
+                raise ValueError(
+                    f"PK set {self.name!r}: {into}_per_min = {k_in} but {back}_per_min = "
+                    f"{k_back}; a peripheral compartment needs both (or neither) > 0."
+                )
+
+
+def load_parameter_sets(path: Path = PK_MODELS_PATH) -> dict[str, PKParameters]:
+    """Read every parameter set in the JSON table, keyed by its short name."""
+    table = json.loads(Path(path).read_text())
+    keys = ("v1_l_kg", "k10_per_min", "k12_per_min", "k21_per_min",
+            "k13_per_min", "k31_per_min", "ke0_per_min")
+    return {
+        name: PKParameters(
+            name=name,
+            display=entry["display"],
+            source=entry["source"],
+            **{key: float(entry[key]) for key in keys},
+        )
+        for name, entry in table["models"].items()
+    }
+
+
+def default_model_name(path: Path = PK_MODELS_PATH) -> str:
+    """The parameter set used when a scenario names none."""
+    return json.loads(Path(path).read_text())["default"]
+
+
+@lru_cache(maxsize=None)
+def _parameter_sets() -> dict[str, PKParameters]:
+    return load_parameter_sets()
+
+
+def rate_matrix(params: PKParameters) -> np.ndarray:
+    """The linear system d(state)/dt = A state (+ infusion into the central compartment)."""
+    k10, k12, k21 = params.k10_per_min, params.k12_per_min, params.k21_per_min
+    k13, k31, ke0 = params.k13_per_min, params.k31_per_min, params.ke0_per_min
+    a = np.zeros((STATE_SIZE, STATE_SIZE))
+    a[CENTRAL, CENTRAL] = -(k10 + k12 + k13)
+    a[CENTRAL, PERIPHERAL_FAST] = k21
+    a[CENTRAL, PERIPHERAL_SLOW] = k31
+    a[PERIPHERAL_FAST, CENTRAL] = k12
+    a[PERIPHERAL_FAST, PERIPHERAL_FAST] = -k21
+    a[PERIPHERAL_SLOW, CENTRAL] = k13
+    a[PERIPHERAL_SLOW, PERIPHERAL_SLOW] = -k31
+    a[EFFECT_SITE, CENTRAL] = ke0
+    a[EFFECT_SITE, EFFECT_SITE] = -ke0
+    a[ELIMINATED, CENTRAL] = k10
+    return a
+
+
+class PKModel:
+    """Drug amounts in one patient, advanced exactly over constant-rate intervals."""
+
+    def __init__(self, params: PKParameters, weight_kg: float) -> None:
+        if not (weight_kg > 0 and math.isfinite(weight_kg)):
+            raise ValueError(
+                f"PK model: weight_kg is {weight_kg}; it must be a finite number > 0 "
+                f"(adults are typically 40-150 kg). Pass the patient's body weight in kg."
+            )
+        self.params = params
+        self.weight_kg = float(weight_kg)
+        self.v1_l = params.v1_l_kg * self.weight_kg
+        self._state = np.zeros(STATE_SIZE)
+        self._infused_ug = 0.0
+        self._t_min = 0.0
+
+    @classmethod
+    def from_name(cls, name: str, weight_kg: float) -> "PKModel":
+        """Build the model for a named parameter set ("clements", "domino") and a body weight."""
+        sets = _parameter_sets()
+        if name not in sets:
+            raise ValueError(
+                f"Unknown PK model {name!r}. Known models: {', '.join(sorted(sets))}. "
+                f"Add new parameter sets to {PK_MODELS_PATH.name}."
+            )
+        return cls(sets[name], weight_kg)
+
+    # -- volumes -----------------------------------------------------------------------
+    @property
+    def v2_l(self) -> float:
+        """Fast peripheral volume, V1 k12/k21 (0 when the compartment is absent)."""
+        p = self.params
+        return self.v1_l * p.k12_per_min / p.k21_per_min if p.k21_per_min > 0 else 0.0
+
+    @property
+    def v3_l(self) -> float:
+        """Slow peripheral volume, V1 k13/k31 (0 when the compartment is absent)."""
+        p = self.params
+        return self.v1_l * p.k13_per_min / p.k31_per_min if p.k31_per_min > 0 else 0.0
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def t_min(self) -> float:
+        """Time advanced so far."""
+        return self._t_min
+
+    @property
+    def amounts_ug(self) -> tuple[float, float, float]:
+        """Drug in the central, fast peripheral and slow peripheral compartments."""
+        s = self._state
+        return float(s[CENTRAL]), float(s[PERIPHERAL_FAST]), float(s[PERIPHERAL_SLOW])
+
+    @property
+    def body_ug(self) -> float:
+        """Drug still in the body (all compartments)."""
+        return sum(self.amounts_ug)
+
+    @property
+    def cp_ng_ml(self) -> float:
+        """Plasma (central) concentration."""
+        # ug / L is ng / mL, so amount / V1 is already the concentration.
+        return float(self._state[CENTRAL]) / self.v1_l
+
+    @property
+    def ce_ng_ml(self) -> float:
+        """Effect-site concentration."""
+        return float(self._state[EFFECT_SITE]) / self.v1_l
+
+    @property
+    def eliminated_ug(self) -> float:
+        """Drug cleared from the body since the start."""
+        return float(self._state[ELIMINATED])
+
+    @property
+    def infused_ug(self) -> float:
+        """Drug given since the start."""
+        return self._infused_ug
+
+    # -- dynamics ----------------------------------------------------------------------
+    def advance(self, dt_min: float, rate_ug_min: float) -> None:
+        """Advance dt_min minutes with a constant infusion of rate_ug_min into plasma."""
+        _check_step(dt_min, rate_ug_min)
+        if dt_min == 0:
+            return
+        phi, gamma = _propagator(self.params, float(dt_min))
+        self._state = phi @ self._state + gamma * rate_ug_min
+        self._infused_ug += rate_ug_min * dt_min
+        self._t_min += dt_min
+
+    @property
+    def state(self) -> np.ndarray:
+        """A copy of the state vector in ug (CENTRAL, PERIPHERAL_FAST, ..., ELIMINATED)."""
+        return self._state.copy()
+
+
+@lru_cache(maxsize=_PROPAGATOR_CACHE_SIZE)
+def _propagator(params: PKParameters, dt_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact one-interval update: state' = phi state + gamma rate_ug_min."""
+    # Augment the state with the (constant) rate so one exponential gives both the
+    # free evolution phi and the response gamma to one ug/min of infusion.
+    augmented = np.zeros((STATE_SIZE + 1, STATE_SIZE + 1))
+    augmented[:STATE_SIZE, :STATE_SIZE] = rate_matrix(params)
+    augmented[CENTRAL, STATE_SIZE] = 1.0
+    exact = expm(augmented * dt_min)
+    return exact[:STATE_SIZE, :STATE_SIZE].copy(), exact[:STATE_SIZE, STATE_SIZE].copy()
+
+
+def _check_step(dt_min: float, rate_ug_min: float) -> None:
+    if not (dt_min >= 0 and math.isfinite(dt_min)):
+        raise ValueError(
+            f"PK advance: dt_min is {dt_min}; it must be a finite number >= 0. "
+            f"Advance time forwards only."
+        )
+    if not (rate_ug_min >= 0 and math.isfinite(rate_ug_min)):
+        raise ValueError(
+            f"PK advance: rate_ug_min is {rate_ug_min}; it must be a finite number >= 0 "
+            f"(0 when the pump is stopped)."
+        )

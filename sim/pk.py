@@ -140,6 +140,9 @@ class PKModel:
         self._state = np.zeros(STATE_SIZE)
         self._infused_ug = 0.0
         self._t_min = 0.0
+        # Per-model copy of the shared cache: hashing the parameter set on every call
+        # would cost more than the update itself.
+        self._propagators: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def from_name(cls, name: str, weight_kg: float) -> "PKModel":
@@ -209,7 +212,13 @@ class PKModel:
         _check_step(dt_min, rate_ug_min)
         if dt_min == 0:
             return
-        phi, gamma = _propagator(self.params, float(dt_min))
+        dt_min = float(dt_min)
+        step = self._propagators.get(dt_min)
+        if step is None:
+            if len(self._propagators) >= _PROPAGATOR_CACHE_SIZE:
+                self._propagators.clear()
+            step = self._propagators[dt_min] = _propagator(self.params, dt_min)
+        phi, gamma = step
         self._state = phi @ self._state + gamma * rate_ug_min
         self._infused_ug += rate_ug_min * dt_min
         self._t_min += dt_min

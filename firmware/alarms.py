@@ -1,0 +1,38 @@
+"""Alarm codes. An alarm stops the motor through the driver's enable pin and stays latched
+until the operator acknowledges it; some alarms forbid resuming the same infusion at all.
+"""
+
+from firmware.compat import const
+
+DOSE_OVERRUN = const(1)  # independent counter saw more steps than the program allows
+SYRINGE_REMOVED = const(2)
+PLUNGER_DISENGAGED = const(3)
+SYRINGE_EMPTY = const(4)
+OCCLUSION = const(5)
+FORCE_SENSOR = const(6)
+STEP_MISMATCH = const(7)  # commanded and counted steps disagree (stall, step loss)
+VITALS = const(8)
+WATCHDOG_RESET = const(9)
+POWER_LOSS = const(10)
+RATE_LIMIT = const(11)
+
+NAMES = {
+    DOSE_OVERRUN: "DOSE_OVERRUN",
+    SYRINGE_REMOVED: "SYRINGE_REMOVED",
+    PLUNGER_DISENGAGED: "PLUNGER_DISENGAGED",
+    SYRINGE_EMPTY: "SYRINGE_EMPTY",
+    OCCLUSION: "OCCLUSION",
+    FORCE_SENSOR: "FORCE_SENSOR",
+    STEP_MISMATCH: "STEP_MISMATCH",
+    VITALS: "VITALS",
+    WATCHDOG_RESET: "WATCHDOG_RESET",
+    POWER_LOSS: "POWER_LOSS",
+    RATE_LIMIT: "RATE_LIMIT",
+}
+
+# After these the infusion cannot be resumed; the operator must start again.
+FINAL = (DOSE_OVERRUN, STEP_MISMATCH, RATE_LIMIT)
+
+
+def name(code: int) -> str:
+    return NAMES.get(code, "ALARM_%d" % code)

@@ -1,0 +1,192 @@
+"""The virtual board's hardware: a clock the simulator sets, a step generator that emits steps
+as simulated time passes, and a STEP-line counter that sees only what was really emitted.
+
+Used in-process by the tests and the simulator, and inside the MicroPython virtual board,
+where the sim bus moves the clock and carries sensor readings. Every method the control loop
+calls is allocation-free so the loop can be checked under `micropython.heap_lock()`.
+Faults are injected here: a runaway generator that emits more than it was asked, a silent
+force sensor, switches changed by the scenario.
+"""
+
+from firmware import ticks
+from firmware.hal import Hal
+
+
+class VirtualClock:
+    """Milliseconds that wrap on the boards' 2**30 period; starts wherever a test wants."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self.t_ms = start_ms & (ticks.PERIOD_MS - 1)
+        self.elapsed_ms = 0  # unwrapped, for the simulator's bookkeeping
+
+    def now_ms(self) -> int:
+        return self.t_ms
+
+    def diff_ms(self, a_ms: int, b_ms: int) -> int:
+        return ticks.ticks_diff(a_ms, b_ms)
+
+    def advance(self, delta_ms: int) -> None:
+        self.t_ms = ticks.ticks_add(self.t_ms, delta_ms)
+        self.elapsed_ms += delta_ms
+
+
+class VirtualStepper:
+    """Emits queued steps at their period as the clock advances; `position` is the STEP line."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.position = 0  # net steps emitted on the STEP line
+        self._remaining = 0  # signed steps still queued
+        self._period_us = 1000
+        self._due_us = 0  # time of the next step, in unwrapped us
+        self._now_us = 0
+        self.runaway_steps = 0  # fault injection: a broken generator bursts this many extra steps
+
+    def enable(self, on: bool) -> None:
+        self.enabled = on
+
+    def move(self, steps: int, period_us: int) -> None:
+        if steps == 0:
+            return
+        if self._remaining == 0:
+            self._due_us = self._now_us + period_us
+        self._remaining += steps
+        self._period_us = period_us if period_us > 0 else 1
+
+    def halt(self) -> None:
+        self._remaining = 0
+
+    def pending(self) -> int:
+        return self._remaining
+
+    def run_until(self, now_us: int) -> None:
+        """Emit every step due up to now_us (called by the virtual board as time passes)."""
+        self._now_us = now_us
+        if self.runaway_steps > 0 and self.enabled:
+            # Faster than any control tick can watch: only a hardware-level stop bounds it.
+            self.position += self.runaway_steps
+            self.runaway_steps = 0
+        if self._remaining == 0 or not self.enabled or now_us < self._due_us:
+            return
+        n = (now_us - self._due_us) // self._period_us + 1
+        left = self._remaining if self._remaining > 0 else -self._remaining
+        if n > left:
+            n = left
+        self._due_us += n * self._period_us
+        if self._remaining > 0:
+            self._remaining -= n
+            self.position += n
+        else:
+            self._remaining += n
+            self.position -= n
+
+
+class VirtualCounter:
+    """Counts the STEP line (the stepper's emitted position), not what the stepper was told."""
+
+    def __init__(self, stepper: VirtualStepper) -> None:
+        self._stepper = stepper
+        self.offset = 0  # fault injection: a counter that has lost pulses
+
+    def count(self) -> int:
+        return self._stepper.position + self.offset
+
+
+class VirtualForce:
+    def __init__(self) -> None:
+        self.raw_counts = 0
+        self.sample_count = 0
+
+    def raw(self) -> int:
+        return self.raw_counts
+
+    def samples(self) -> int:
+        return self.sample_count
+
+    def set(self, raw_counts: int) -> None:
+        """A new conversion arrives (the plant or a test calls this)."""
+        self.raw_counts = raw_counts
+        self.sample_count += 1
+
+
+class VirtualSwitches:
+    def __init__(self) -> None:
+        self.syringe = True
+        self.plunger = True
+        self.end_stop = False
+
+    def syringe_present(self) -> bool:
+        return self.syringe
+
+    def plunger_engaged(self) -> bool:
+        return self.plunger
+
+    def at_end_stop(self) -> bool:
+        return self.end_stop
+
+
+class MemoryStorage:
+    """Files in RAM; `files` can be copied to simulate flash surviving a reset."""
+
+    def __init__(self, files=None) -> None:
+        self.files = files if files is not None else {}
+
+    def read(self, name: str) -> bytes:
+        return self.files.get(name, b"")
+
+    def append(self, name: str, data: bytes) -> None:
+        self.files[name] = self.files.get(name, b"") + data
+
+    def replace(self, name: str, data: bytes) -> None:
+        self.files[name] = bytes(data)
+
+
+class VirtualWatchdog:
+    def __init__(self) -> None:
+        self.feeds = 0
+
+    def feed(self) -> None:
+        self.feeds += 1
+
+
+class VirtualLink:
+    """Byte queues standing in for a serial port."""
+
+    def __init__(self) -> None:
+        self.rx = bytearray()
+        self.tx = bytearray()
+
+    def read(self, buf) -> int:
+        n = len(self.rx)
+        if n > len(buf):
+            n = len(buf)
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+    def write(self, data: bytes) -> None:
+        self.tx.extend(data)
+
+
+class VirtualBoard:
+    """All the virtual hardware, plus `advance()` to move simulated time."""
+
+    def __init__(self, start_ms: int = 0, storage=None) -> None:
+        self.clock = VirtualClock(start_ms)
+        self.stepper = VirtualStepper()
+        self.counter = VirtualCounter(self.stepper)
+        self.force = VirtualForce()
+        self.switches = VirtualSwitches()
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.watchdog = VirtualWatchdog()
+        self.link = VirtualLink()
+        self.hal = Hal(self.clock, self.stepper, self.counter, self.force, self.switches, self.storage, self.watchdog, self.link)
+
+    def advance(self, delta_ms: int) -> None:
+        self.clock.advance(delta_ms)
+        self.stepper.run_until(self.clock.elapsed_ms * 1000)
+
+
+def build(board) -> Hal:
+    """HAL factory named by boards/VIRTUAL/board.json (every HAL module has one)."""
+    return VirtualBoard().hal

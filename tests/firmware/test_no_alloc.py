@@ -1,0 +1,46 @@
+"""The control loop allocates nothing: ticks run under micropython.heap_lock().
+
+Only MicroPython can lock its heap, so under CPython these tests report as skipped; their
+[micropython] twins are the real check.
+"""
+
+from firmware import alarms
+from firmware.controller import ALARM, COMPLETE
+from tests.firmware.checks import ON_MICROPYTHON, skip
+from tests.firmware.fixtures import controller, standard_rx
+
+
+def _locked_ticks(vb, ctl, n: int) -> None:
+    import micropython  # type: ignore[import-not-found]
+
+    micropython.heap_lock()
+    try:
+        for _ in range(n):
+            vb.advance(100)
+            ctl.tick(vb.clock.now_ms())
+    finally:
+        micropython.heap_unlock()
+
+
+def test_whole_infusion_ticks_without_allocating():
+    """40 min of ticks, from start to completion, with the heap locked."""
+    if not ON_MICROPYTHON:
+        skip("heap_lock exists only in MicroPython")
+    vb, ctl = controller()
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    _locked_ticks(vb, ctl, 40 * 600 + 10)
+    assert ctl.state == COMPLETE and ctl.delivered_steps() == ctl.program.total_steps
+
+
+def test_alarm_path_ticks_without_allocating():
+    """A dose-overrun alarm raised inside the loop allocates nothing either."""
+    if not ON_MICROPYTHON:
+        skip("heap_lock exists only in MicroPython")
+    vb, ctl = controller()
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    _locked_ticks(vb, ctl, 600)
+    vb.stepper.runaway_steps = 100000
+    _locked_ticks(vb, ctl, 10)
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.DOSE_OVERRUN

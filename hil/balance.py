@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import serial
 
@@ -40,6 +40,24 @@ class BalanceTimeout(BalanceError):
     """No complete reply line within the time-out."""
 
 
+class SerialPort(Protocol):
+    """What the client needs of a pyserial port (any `serial_for_url` result has it)."""
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    @timeout.setter
+    def timeout(self, timeout: float | None) -> None: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def read_until(self, expected: bytes = ..., size: int | None = ...) -> bytes: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Reading:
     """One weight from the balance, in grams, with its stability flag and the raw line."""
@@ -57,7 +75,7 @@ class Balance:
         url: str,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         baudrate: int = DEFAULT_BAUDRATE,
-        open_port: Callable[..., serial.SerialBase] = serial.serial_for_url,
+        open_port: Callable[..., SerialPort] = serial.serial_for_url,
     ) -> None:
         self.url = url
         self.timeout_s = timeout_s

@@ -66,10 +66,10 @@ class BalanceModel:
 def load_model(name: str | None = None, path: Path = SIM_BALANCE_PATH) -> BalanceModel:
     """A balance model from the data file ('precision' 0.01 g or 'analytical' 0.1 mg)."""
     table = json.loads(Path(path).read_text())
-    name = name or table["default"]
-    if name not in table["models"]:
-        raise ValueError(f"no balance model {name!r}; choose one of {', '.join(sorted(table['models']))}")
-    entry = table["models"][name]
+    chosen: str = name or table["default"]
+    if chosen not in table["models"]:
+        raise ValueError(f"no balance model {chosen!r}; choose one of {', '.join(sorted(table['models']))}")
+    entry = table["models"][chosen]
     return BalanceModel(
         readability_g=float(entry["readability_g"]),
         capacity_g=float(entry["capacity_g"]),
@@ -77,7 +77,7 @@ def load_model(name: str | None = None, path: Path = SIM_BALANCE_PATH) -> Balanc
         stability_window_s=float(table["stability_window_s"]),
         stability_timeout_s=float(table["stability_timeout_s"]),
         zero_range_fraction=float(table["zero_range_fraction"]),
-        name=name,
+        name=chosen,
         display=entry["display"],
     )
 

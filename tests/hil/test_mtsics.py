@@ -25,16 +25,23 @@ from hil.mtsics import (
 )
 
 
+def weighed(line):
+    """parse_reply for lines that must be a Reply (not an ES/ET/EL line)."""
+    parsed = parse_reply(line)
+    assert isinstance(parsed, Reply)
+    return parsed
+
+
 def test_stable_weight_reply_from_the_manual():
     """'S S     100.00 g' (the manual's example) is a stable 100.00 g."""
-    reply = parse_reply("S S     100.00 g\r\n")
+    reply = weighed("S S     100.00 g\r\n")
     assert reply == Reply("S", "S", 100.0, "g")
     assert reply.stable
 
 
 def test_dynamic_negative_reading_from_si():
     """SI on a moving pan answers 'S D' with the sign right before the digits."""
-    reply = parse_reply("S D      -0.35 g\r\n")
+    reply = weighed("S D      -0.35 g\r\n")
     assert reply == Reply("S", "D", -0.35, "g")
     assert not reply.stable
 
@@ -50,7 +57,7 @@ def test_analytical_balance_reading_with_four_decimals():
 )
 def test_weight_refusals_parse_and_raise_typed_errors(line, error_type):
     """'S I', 'S +', 'S -', 'S L' carry no weight and raise their own error naming the command."""
-    reply = parse_reply(line + "\r\n")
+    reply = weighed(line + "\r\n")
     assert reply.value is None and reply.status == line[-1]
     with pytest.raises(error_type, match=re.escape(f"'{line}' to 'S'")):
         raise_for_status(reply, "S")
@@ -97,7 +104,7 @@ def test_balance_data_keeps_spaces_inside_quotes():
 
 def test_level_reply_with_several_numbers_is_fields_not_a_weight():
     """'I1 A 01 2.00 ...' is a list of fields: numbers without a unit are not weights."""
-    reply = parse_reply("I1 A 01 2.00 2.00 2.00 1.0")
+    reply = weighed("I1 A 01 2.00 2.00 2.00 1.0")
     assert reply.value is None
     assert reply.fields == ("01", "2.00", "2.00", "2.00", "1.0")
 
@@ -116,7 +123,7 @@ def test_lines_that_are_not_mt_sics_raise_parse_error(line):
 
 def test_value_unit_and_more_is_kept_as_fields_not_a_weight():
     """Three fields after the status are not 'value unit': no weight is read from them."""
-    reply = parse_reply("S S 1.00 g extra")
+    reply = weighed("S S 1.00 g extra")
     assert reply.value is None and reply.fields == ("1.00", "g", "extra")
 
 
@@ -189,7 +196,9 @@ def test_weight_reply_round_trip(reading, status, unit):
     line = format_weight_reply("S", status, value, unit, decimals)
     assert len(line) == len("S S ") + 10 + 1 + len(unit)
     assert line[4:14].strip() == line.split()[2]
-    assert parse_reply(line + "\r\n") == Reply("S", status, pytest.approx(value, abs=10**-decimals / 2), unit)
+    parsed = weighed(line + "\r\n")
+    assert (parsed.command, parsed.status, parsed.unit) == ("S", status, unit)
+    assert parsed.value == pytest.approx(value, abs=10**-decimals / 2)
 
 
 @given(

@@ -7,7 +7,7 @@ import pytest
 import serial
 
 from hil.balance import Balance
-from hil.mtsics import BalanceBusy, Overload, parse_reply
+from hil.mtsics import BalanceBusy, Overload, Reply, parse_reply
 from hil.sim_balance import SimulatedBalance, load_model
 
 
@@ -19,6 +19,20 @@ class FakeClock:
 
     def __call__(self):
         return self.now_s
+
+
+def weighed(line):
+    """parse_reply for lines that must be a Reply (not an ES/ET/EL line)."""
+    parsed = parse_reply(line)
+    assert isinstance(parsed, Reply)
+    return parsed
+
+
+def value_g(line):
+    """The weight a reply line carries (it must carry one)."""
+    value = weighed(line).value
+    assert value is not None
+    return value
 
 
 def quiet_sim(load_g, **kwargs):
@@ -50,7 +64,7 @@ def test_reading_is_dynamic_while_the_load_moves_then_stable():
     load_g[0] = 10.5
     assert sim.respond("SI") == "S D      10.50 g"
     clock.now_s += 0.5
-    assert parse_reply(sim.respond("SI")).status == "D"
+    assert weighed(sim.respond("SI")).status == "D"
     clock.now_s += 0.6
     assert sim.respond("SI") == "S S      10.50 g"
 
@@ -61,7 +75,7 @@ def test_change_smaller_than_one_step_stays_stable():
     sim = quiet_sim(load_g)
     sim.respond("SI")
     load_g[0] = 10.004
-    assert parse_reply(sim.respond("SI")).status == "S"
+    assert weighed(sim.respond("SI")).status == "S"
 
 
 def test_stable_weight_request_times_out_with_s_i():
@@ -100,7 +114,7 @@ def test_zero_immediately_reports_dynamic_state():
     sim.respond("SI")
     load_g[0] = 0.8
     assert sim.respond("ZI") == "ZI D"
-    assert parse_reply(sim.respond("SI")).value == 0.0
+    assert value_g(sim.respond("SI")) == 0.0
 
 
 def test_overload_and_underload():
@@ -129,8 +143,8 @@ def test_noise_is_seeded_and_has_the_given_spread():
     """Same seed, same readings; 2000 readings at noise 0.05 g have a spread of about 0.05 g."""
     sim_a = quiet_sim([100.0], noise_g=0.05, seed=7, readability_g=0.001)
     sim_b = quiet_sim([100.0], noise_g=0.05, seed=7, readability_g=0.001)
-    series_a = [parse_reply(sim_a.respond("SI")).value for _ in range(2000)]
-    series_b = [parse_reply(sim_b.respond("SI")).value for _ in range(2000)]
+    series_a = [value_g(sim_a.respond("SI")) for _ in range(2000)]
+    series_b = [value_g(sim_b.respond("SI")) for _ in range(2000)]
     assert series_a == series_b
     assert statistics.stdev(series_a) == pytest.approx(0.05, rel=0.1)
     assert statistics.mean(series_a) == pytest.approx(100.0, abs=0.005)

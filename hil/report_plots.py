@@ -1,0 +1,97 @@
+"""The two pictures of an IEC 60601-2-24 accuracy report, drawn as PNG files.
+
+The start-up curve shows the flow of every 30-s sample over the whole 2-h test against
+the set rate and its +/- limit band, so a slow start or a periodic ripple from the lead
+screw is plain to see. The trumpet curve shows Ep(max) and Ep(min) against the
+observation window P, with the overall mean error A and the +/- limit: a pump whose
+2-min windows swing +/-8 % but whose 31-min windows stay within +/-1 % draws a trumpet.
+
+    result = analyse(mass_g, rate_ml_h=5.0)
+    plot_startup_curve(result, out / "startup.png", "run7.csv")
+    plot_trumpet_curve(result, out / "trumpet.png", "run7.csv")
+
+Figures are drawn with matplotlib's Agg canvas directly (no pyplot, no display needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from hil.iec60601 import PROTOCOL, AccuracyResult
+
+FIGURE_SIZE_IN = (9.0, 5.5)
+DPI = 110
+
+
+def plot_startup_curve(
+    result: AccuracyResult, path: Path, source_name: str, limit_pct: float = PROTOCOL.flow_limit_pct
+) -> Path:
+    """Qi against time over the whole recording, with the set rate and its limit band."""
+    figure, axes = _new_figure()
+    rate = result.rate_ml_h
+    axes.axvspan(result.analysis_start_min, result.analysis_end_min, color="0.93", label="analysis period (second hour)")
+    axes.step(result.t_min, result.flow_ml_h, where="post", color="tab:blue", linewidth=1.0, label="flow Qi per sample")
+    axes.axhline(rate, color="black", linewidth=1.2, label=f"set rate r = {rate:g} mL/h")
+    for sign in (+1, -1):
+        axes.axhline(
+            rate * (1 + sign * limit_pct / 100),
+            color="tab:red",
+            linestyle="--",
+            linewidth=1.0,
+            label=f"r +/- {limit_pct:g} %" if sign > 0 else None,
+        )
+    axes.set_xlabel("time since start t (min)")
+    axes.set_ylabel("flow Qi (mL/h)")
+    axes.set_xlim(0, max(result.t_min[-1], result.analysis_end_min))
+    axes.set_ylim(bottom=min(0.0, min(result.flow_ml_h)))
+    axes.set_title(f"Start-up curve, r = {rate:g} mL/h, S = {result.sample_interval_min:g} min - {source_name}")
+    axes.legend(loc="lower right", fontsize="small")
+    return _save(figure, path)
+
+
+def plot_trumpet_curve(
+    result: AccuracyResult, path: Path, source_name: str, limit_pct: float = PROTOCOL.flow_limit_pct
+) -> Path:
+    """Ep(max) and Ep(min) against the observation window, with A and the +/- limit."""
+    figure, axes = _new_figure()
+    windows = [point.window_min for point in result.trumpet]
+    ep_max = [point.ep_max_pct for point in result.trumpet]
+    ep_min = [point.ep_min_pct for point in result.trumpet]
+    axes.fill_between(windows, ep_min, ep_max, color="tab:blue", alpha=0.12)
+    axes.plot(windows, ep_max, "^-", color="tab:blue", label="Ep(max)")
+    axes.plot(windows, ep_min, "v-", color="tab:orange", label="Ep(min)")
+    axes.axhline(result.mean_error_pct, color="black", linestyle="-.", label=f"A = {result.mean_error_pct:+.2f} %")
+    axes.axhline(0.0, color="0.6", linewidth=0.8)
+    for sign in (+1, -1):
+        axes.axhline(sign * limit_pct, color="tab:red", linestyle="--", label=f"+/- {limit_pct:g} %" if sign > 0 else None)
+    for window, high, low in zip(windows, ep_max, ep_min):
+        axes.annotate(f"{high:+.2f}", (window, high), textcoords="offset points", xytext=(0, 7), ha="center", fontsize="x-small")
+        axes.annotate(f"{low:+.2f}", (window, low), textcoords="offset points", xytext=(0, -13), ha="center", fontsize="x-small")
+    span = max([limit_pct, *map(abs, ep_max), *map(abs, ep_min)]) * 1.25
+    axes.set_ylim(-span, span)
+    axes.set_xticks(windows)
+    axes.set_xlabel("observation window P (min)")
+    axes.set_ylabel("percentage error of the window's mean flow (%)")
+    period = f"{result.analysis_start_min:g}-{result.analysis_end_min:g} min"
+    axes.set_title(f"Trumpet curve over {period}, r = {result.rate_ml_h:g} mL/h - {source_name}")
+    axes.legend(loc="upper right", fontsize="small")
+    return _save(figure, path)
+
+
+def _new_figure():
+    figure = Figure(figsize=FIGURE_SIZE_IN, dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.grid(True, color="0.85", linewidth=0.6)
+    return figure, axes
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path

@@ -5,4 +5,4 @@ CPython. Everything in here keeps MicroPython's subset of the language and libra
 dataclasses, no f-string format specs beyond the basics, no typing imports at run time.
 """
 
-VERSION = "0.1.0"
+FIRMWARE_VERSION = "0.1.0"

@@ -66,6 +66,7 @@ class Board:
         self.tick_ms = doc["control"]["tick_ms"]
         self.telemetry_ms = doc["control"]["telemetry_ms"]
         self.watchdog_ms = doc["watchdog_ms"]
+        self.force = doc["force"]
         self.pins = doc.get("pins", {})
 
     @classmethod

@@ -12,7 +12,8 @@ allocates nothing, so a board's loop can run it for hours without a garbage coll
 
 from firmware import alarms, dosing, events, prescription
 from firmware.compat import const
-from firmware.errors import BAD_STATE, CONFIRMATION_MISMATCH, Rejected
+from firmware.datafile import data_path, load_json
+from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, Rejected
 from firmware.motion import MotionPlan
 
 IDLE = const(0)
@@ -31,8 +32,11 @@ _OVERRUN_TOLERANCE_STEPS = const(1)
 
 
 class Controller:
-    def __init__(self, hal, board, library, syringes) -> None:
+    def __init__(self, hal, board, library, syringes, limits=None) -> None:
         self.hal = hal
+        self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
+        self.occlusion_level = self.limits["occlusion_default"]
+        self.vitals = {}  # latest reported: sbp, dbp, hr, spo2 and t_ms
         self.board = board
         self.library = library
         self.syringes = syringes
@@ -109,6 +113,26 @@ class Controller:
         else:
             self._set_state(IDLE)
 
+    def set_occlusion_level(self, level: str) -> int:
+        """Choose the occlusion pressure level; returns its threshold in mmHg."""
+        levels = self.limits["occlusion_levels_mmhg"]
+        if level not in levels:
+            raise Rejected(BAD_VALUE, "level", level, ",".join(sorted(levels)))
+        self.occlusion_level = level
+        return levels[level]
+
+    def report_vitals(self, readings: dict) -> None:
+        """Latest patient vitals from a connected monitor (mmHg, bpm, %)."""
+        ranges = {"sbp": (20, 300), "dbp": (10, 200), "hr": (20, 250), "spo2": (50, 100)}
+        for k in readings:
+            lo, hi = ranges[k]
+            v = readings[k]
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise Rejected(BAD_VALUE, k, v, "%d..%d" % (lo, hi))
+        for k in readings:
+            self.vitals[k] = readings[k]
+        self.vitals["t_ms"] = self.now_ms
+
     # ---- the control loop --------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
         """One pass of the control loop. Allocation-free."""
@@ -168,6 +192,11 @@ class Controller:
         if self.program is None:
             return 0
         return dosing.steps_to_nl(self.delivered_steps(), self.program.inner_diameter_um, self.board.drive)
+
+    def force_mn(self) -> int:
+        """Plunger force from the load cell, with the board's calibration (reporting only)."""
+        f = self.board.force
+        return (self.hal.force.raw() - f["offset_counts"]) * 1000 // f["counts_per_n"]
 
     def state_name(self) -> str:
         return STATE_NAMES[self.state]

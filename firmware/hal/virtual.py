@@ -108,12 +108,26 @@ class VirtualForce:
         self.raw_counts = raw_counts
         self.sample_count += 1
 
+    def update(self, raw_counts: int, sample_count: int) -> None:
+        """The sim bus reports the sensor's latest conversion and how many there have been."""
+        self.raw_counts = raw_counts
+        self.sample_count = sample_count
+
 
 class VirtualSwitches:
+    SYRINGE = 1
+    PLUNGER = 2
+    END_STOP = 4
+
     def __init__(self) -> None:
         self.syringe = True
         self.plunger = True
         self.end_stop = False
+
+    def set_bits(self, bits: int) -> None:
+        self.syringe = bool(bits & self.SYRINGE)
+        self.plunger = bool(bits & self.PLUNGER)
+        self.end_stop = bool(bits & self.END_STOP)
 
     def syringe_present(self) -> bool:
         return self.syringe

@@ -1,0 +1,271 @@
+"""The operator protocol on the pump side: reads the link, answers commands, reports events.
+
+See docs/protocol.md. The parser never raises on what arrives: an overlong line, binary noise,
+a bad CRC, an old sequence number or half a frame is answered with an ERR (or dropped),
+counted, and changes nothing. A repeated sequence number gets the stored answer again without
+acting twice, so a host may retry after a lost answer. Input is bounded by a fixed line buffer.
+"""
+
+from firmware import FIRMWARE_VERSION, alarms, events, frames
+from firmware.controller import STATE_NAMES
+from firmware.errors import BAD_VALUE, Rejected
+
+MAX_LINE = 240
+LOG_MAX = 512  # events kept for LOG; older ones are dropped from RAM (the journal keeps them)
+LOG_PAGE = 8
+
+READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
+THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY")
+COMMANDS = READ_ONLY + THERAPY
+STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "retries", "rejected")
+
+
+class Protocol:
+    def __init__(self, controller, link, telemetry_ms: int = 1000) -> None:
+        self.ctl = controller
+        self.link = link
+        self.telemetry_ms = telemetry_ms
+        self._line = bytearray(MAX_LINE)
+        self._len = 0
+        self._overflow = False
+        self._chunk = bytearray(64)
+        self.last_seq = 0
+        self._last_answer = b""
+        self.stats = {}
+        for k in STAT_KEYS:
+            self.stats[k] = 0
+        self.log = []  # (t_ms, kind, value)
+        self.log_base = 0  # event index of log[0]
+        self._last_tel_ms = None
+
+    # ---- input -------------------------------------------------------------------------
+    def poll(self, now_ms: int) -> None:
+        """Handle whatever the link has, then report events and telemetry."""
+        while True:
+            n = self.link.read(self._chunk)
+            if n <= 0:
+                break
+            for i in range(n):
+                self._feed(self._chunk[i])
+        self._report_events()
+        self._telemetry(now_ms)
+
+    def _feed(self, byte: int) -> None:
+        if byte == 10:  # newline ends a line
+            if self._overflow:
+                self._overflow = False
+                self._error(None, "LINE_TOO_LONG", "line", "-", "%d bytes" % MAX_LINE, "too_long")
+            else:
+                self.handle_line(bytes(self._line[: self._len]))
+            self._len = 0
+            return
+        if self._overflow:
+            return
+        if self._len >= MAX_LINE:
+            self._overflow = True
+            return
+        self._line[self._len] = byte
+        self._len += 1
+
+    def handle_line(self, line: bytes) -> None:
+        if line and line[-1] == 13:
+            line = line[:-1]
+        if not line:
+            return
+        for b in line:
+            if b < 32 or b > 126:
+                self._error(None, "BAD_FRAME", "line", "-", "printable ASCII", "bad_frame")
+                return
+        body, crc = frames.split_crc(line)
+        if crc is not None and not frames.crc_ok(body, crc):
+            self._error(None, "CRC", "crc", crc.decode(), "crc32 of the line", "crc")
+            return
+        tokens = body.decode().split(" ")
+        seq = None
+        if tokens[0].isdigit():
+            seq = int(tokens[0])
+            tokens = tokens[1:]
+            if not 1 <= seq < frames.SEQ_MODULO:
+                self._error(None, "BAD_FRAME", "seq", str(seq), "1..65535", "bad_frame")
+                return
+        if not tokens or not tokens[0]:
+            self._error(None, "BAD_FRAME", "command", "-", "a command", "bad_frame")
+            return
+        cmd = tokens[0].upper()
+        if cmd in THERAPY and (crc is None or seq is None):
+            self._error(None, "CRC_REQUIRED", "command", cmd, "seq and crc on therapy commands", "bad_frame")
+            return
+        if crc is not None and seq is None:
+            self._error(None, "BAD_FRAME", "seq", "-", "a sequence number on a framed command", "bad_frame")
+            return
+        if seq is not None:
+            if seq == self.last_seq and self._last_answer:
+                self.stats["retries"] += 1
+                self.link.write(self._last_answer)
+                return
+            if not frames.seq_after(seq, self.last_seq):
+                self._error(None, "SEQ_ORDER", "seq", str(seq), str(frames.next_seq(self.last_seq)), "seq_order")
+                return
+        self.stats["frames"] += 1
+        answer = self._dispatch(seq, cmd, tokens[1:])
+        if seq is not None:
+            self.last_seq = seq
+            self._last_answer = answer
+        self.link.write(answer)
+
+    # ---- commands ----------------------------------------------------------------------
+    def _dispatch(self, seq, cmd: str, args) -> bytes:
+        tag = "-" if seq is None else str(seq)
+        if cmd not in COMMANDS:
+            return self._err_line(tag, "UNKNOWN_COMMAND", "command", cmd, ",".join(COMMANDS))
+        try:
+            kv = frames.parse_pairs(args)
+        except ValueError as e:
+            return self._err_line(tag, BAD_VALUE, "token", str(e), "key=value")
+        try:
+            pairs = getattr(self, "_cmd_" + cmd.lower())(kv)
+        except Rejected as e:
+            return self._err_line(tag, e.code, e.field, _clean(str(e.value)), _clean(e.allowed))
+        return frames.seal("%s OK %s %s" % (tag, cmd, frames.format_pairs(pairs)))
+
+    def _only(self, kv: dict, allowed: tuple) -> None:
+        for k in kv:
+            if k not in allowed:
+                raise Rejected(BAD_VALUE, k, kv[k], ",".join(allowed) if allowed else "no keys")
+
+    def _cmd_id(self, kv):
+        self._only(kv, ())
+        c = self.ctl
+        return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
+                ("syringes", c.syringes.version), ("last_seq", self.last_seq))
+
+    def _cmd_help(self, kv):
+        return (("commands", ",".join(COMMANDS)),)
+
+    def _cmd_status(self, kv):
+        self._only(kv, ())
+        c = self.ctl
+        p = c.program
+        return (("state", c.state_name()), ("t_ms", c.now_ms), ("alarm", alarms.name(c.alarm_code) if c.alarm_code else "NONE"),
+                ("steps", c.delivered_steps()), ("total_steps", p.total_steps if p else 0),
+                ("delivered_nl", c.delivered_nl()), ("volume_nl", p.volume_nl if p else 0),
+                ("rate_nl_h", p.rate_nl_h if p else 0), ("remaining_ms", c.plan.remaining_ms() if c.plan else (p.duration_ms if p else 0)),
+                ("force_mn", c.force_mn()), ("occlusion", c.occlusion_level))
+
+    def _cmd_stats(self, kv):
+        return tuple([(k, self.stats[k]) for k in STAT_KEYS])
+
+    def _cmd_log(self, kv):
+        self._only(kv, ("from",))
+        start = kv.get("from", 0)
+        if not isinstance(start, int) or start < 0:
+            raise Rejected(BAD_VALUE, "from", start, "0..%d" % (self.log_base + len(self.log)))
+        first = max(start, self.log_base)
+        items = self.log[first - self.log_base: first - self.log_base + LOG_PAGE]
+        text = ",".join(["%d:%s:%s" % (t, events.KIND_NAMES.get(k, "?"), _event_value(k, v)) for t, k, v in items])
+        return (("from", first), ("next", first + len(items)), ("events", text or "-"))
+
+    def _cmd_program(self, kv):
+        p = self.ctl.program_prescription(kv)
+        return (("state", self.ctl.state_name()), ("total_ug", p.total_ug), ("volume_nl", p.volume_nl),
+                ("rate_nl_h", p.rate_nl_h), ("duration_ms", p.duration_ms), ("total_steps", p.total_steps),
+                ("soft", ",".join(p.soft_fields) or "-"))
+
+    def _cmd_confirm(self, kv):
+        self._only(kv, ("fields",))
+        fields = kv.get("fields", "")
+        self.ctl.confirm([f for f in str(fields).split(",") if f])
+        return (("state", self.ctl.state_name()),)
+
+    def _simple(self, kv, action):
+        self._only(kv, ())
+        action()
+        return (("state", self.ctl.state_name()),)
+
+    def _cmd_start(self, kv):
+        return self._simple(kv, self.ctl.start)
+
+    def _cmd_pause(self, kv):
+        return self._simple(kv, self.ctl.pause)
+
+    def _cmd_resume(self, kv):
+        return self._simple(kv, self.ctl.resume)
+
+    def _cmd_stop(self, kv):
+        return self._simple(kv, self.ctl.stop)
+
+    def _cmd_ack(self, kv):
+        self._only(kv, ())
+        code = self.ctl.alarm_code
+        self.ctl.acknowledge()
+        return (("state", self.ctl.state_name()), ("alarm", alarms.name(code)))
+
+    def _cmd_occlusion(self, kv):
+        self._only(kv, ("level",))
+        threshold = self.ctl.set_occlusion_level(kv.get("level", ""))
+        return (("level", self.ctl.occlusion_level), ("threshold_mmhg", threshold))
+
+    def _cmd_vitals(self, kv):
+        self._only(kv, ("sbp", "dbp", "hr", "spo2"))
+        self.ctl.report_vitals(kv)
+        return (("state", self.ctl.state_name()),)
+
+    def _cmd_telemetry(self, kv):
+        self._only(kv, ("interval_ms",))
+        ms = kv.get("interval_ms")
+        if not isinstance(ms, int) or not (ms == 0 or 100 <= ms <= 3600000):
+            raise Rejected(BAD_VALUE, "interval_ms", ms, "0 or 100..3600000")
+        self.telemetry_ms = ms
+        return (("interval_ms", ms),)
+
+    # ---- output ------------------------------------------------------------------------
+    def _err_line(self, tag: str, code: str, field: str, value: str, allowed: str) -> bytes:
+        self.stats["rejected"] += 1
+        return frames.seal("%s ERR %s field=%s value=%s allowed=%s" % (tag, code, field, _clean(str(value)) or "-", _clean(allowed) or "-"))
+
+    def _error(self, seq, code, field, value, allowed, stat) -> None:
+        self.stats[stat] += 1
+        self.stats["rejected"] -= 1  # _err_line counts command rejections; this one is a frame error
+        self.link.write(self._err_line("-" if seq is None else str(seq), code, field, value, allowed))
+
+    def _report_events(self) -> None:
+        ring = self.ctl.events
+        while len(ring):
+            t, kind, value = _reorder(ring.pop())
+            self.log.append((t, kind, value))
+            if len(self.log) > LOG_MAX:
+                self.log.pop(0)
+                self.log_base += 1
+            self.link.write(frames.seal("! EVT t_ms=%d kind=%s value=%s" % (t, events.KIND_NAMES.get(kind, "?"), _event_value(kind, value))))
+
+    def _telemetry(self, now_ms: int) -> None:
+        if self.telemetry_ms <= 0:
+            return
+        if self._last_tel_ms is not None and self.ctl.hal.clock.diff_ms(now_ms, self._last_tel_ms) < self.telemetry_ms:
+            return
+        self._last_tel_ms = now_ms
+        c = self.ctl
+        rate = c.program.rate_nl_h if (c.program and c.state_name() == "running") else 0
+        self.link.write(frames.seal("! TEL t_ms=%d state=%s steps=%d delivered_nl=%d force_mn=%d rate_nl_h=%d"
+                                    % (now_ms, c.state_name(), c.delivered_steps(), c.delivered_nl(), c.force_mn(), rate)))
+
+
+def _reorder(ev):
+    kind, value, t = ev
+    return t, kind, value
+
+
+def _event_value(kind: int, value: int) -> str:
+    if kind == events.STATE:
+        return STATE_NAMES[value]
+    if kind in (events.ALARM, events.ACK):
+        return alarms.name(value)
+    return str(value)
+
+
+def _clean(text: str) -> str:
+    """Values echoed back must not break the line format."""
+    out = []
+    for ch in text:
+        out.append(ch if "!" <= ch <= "~" and ch != "*" else "?")
+    return "".join(out)[:60]

@@ -1,0 +1,31 @@
+"""Command line of the host harness.
+
+    python -m hil virtual [--runtime micropython|cpython] [--speed 1]   serve the virtual board on a pty
+    python -m hil accuracy FILE.csv --rate R_ML_H [...]                 IEC 60601-2-24 analysis of balance data
+    python -m hil run [--port P] [...]                                  the acceptance suite
+"""
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    commands = {
+        "virtual": "hil.virtual_board",
+        "accuracy": "hil.accuracy",
+        "run": "hil.acceptance",
+    }
+    if not argv or argv[0] not in commands:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    import importlib
+
+    try:
+        module = importlib.import_module(commands[argv[0]])
+    except ModuleNotFoundError as e:
+        print(f"error: `{argv[0]}` is not available in this build ({e.name} missing)", file=sys.stderr)
+        return 2
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,246 @@
+"""A typed client for the pump's operator protocol (docs/protocol.md), over any pyserial URL.
+
+    with PumpClient.open("/dev/ttyACM0") as pump:      # or socket://host:port, loop://, a pty path
+        print(pump.identify())
+        rx = pump.program(drug="ketamine", profile="depression", conc_ug_ml=10000,
+                          weight_g=70000, dose_ug_kg=500, duration_min=40, syringe="bd_plastipak_50")
+        pump.start()
+
+Every command is framed with a sequence number and CRC; an answer with a bad CRC, or no answer
+in time, is retried with the same sequence number, so the pump never acts twice. A timeout
+error says what was sent, what came back and where the full serial log is. Asynchronous event
+and telemetry lines are kept in `events` and `telemetry` as they pass.
+"""
+
+import time
+from pathlib import Path
+
+import serial
+
+from firmware import frames
+
+DEFAULT_TIMEOUT_S = 3.0
+
+
+class PumpError(Exception):
+    """The pump refused a command: code, field, value and allowed range, as it sent them."""
+
+    def __init__(self, command: str, code: str, fields: dict) -> None:
+        self.command = command
+        self.code = code
+        self.field = fields.get("field", "")
+        self.value = fields.get("value", "")
+        self.allowed = fields.get("allowed", "")
+        super().__init__(f"{command} refused: {code} {self.field}={self.value} (allowed {self.allowed})")
+
+
+class PumpTimeout(TimeoutError):
+    pass
+
+
+class Answer(dict):
+    """The key=value pairs of an OK answer (integers converted)."""
+
+
+class SerialLog:
+    """Every line in and out, with a wall-clock stamp, for the tester to read after a failure."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._f = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(path, "a", buffering=1)
+
+    def write(self, direction: str, line: bytes) -> None:
+        if self._f:
+            self._f.write(f"{time.time():.3f} {direction} {line.decode('ascii', errors='backslashreplace').rstrip()}\n")
+
+    def close(self) -> None:
+        if self._f:
+            self._f.close()
+
+
+class PumpClient:
+    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2) -> None:
+        self.port = port
+        self.url = getattr(port, "portstr", None) or getattr(port, "name", "?")
+        self.log = SerialLog(log_path)
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.seq = 0
+        self.events: list[dict] = []
+        self.telemetry: list[dict] = []
+        self.crc_errors = 0
+        self._buf = b""
+
+    @classmethod
+    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200) -> "PumpClient":
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+        client = cls(port, log_path, timeout_s)
+        client.url = url
+        client.connect()
+        return client
+
+    def connect(self) -> dict:
+        """Drop stale input and continue the pump's sequence numbers."""
+        self.port.reset_input_buffer()
+        self._buf = b""
+        ident = self.identify()
+        self.seq = int(ident["last_seq"])
+        return ident
+
+    def close(self) -> None:
+        self.port.close()
+        self.log.close()
+
+    def __enter__(self) -> "PumpClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- typed commands ----------------------------------------------------------------
+    def identify(self) -> Answer:
+        return self.command("ID")
+
+    def status(self) -> Answer:
+        return self.command("STATUS")
+
+    def stats(self) -> Answer:
+        return self.command("STATS")
+
+    def program(self, **prescription) -> Answer:
+        return self.command("PROGRAM", **prescription)
+
+    def confirm(self, fields) -> Answer:
+        return self.command("CONFIRM", fields=",".join(fields))
+
+    def start(self) -> Answer:
+        return self.command("START")
+
+    def pause(self) -> Answer:
+        return self.command("PAUSE")
+
+    def resume(self) -> Answer:
+        return self.command("RESUME")
+
+    def stop(self) -> Answer:
+        return self.command("STOP")
+
+    def acknowledge(self) -> Answer:
+        return self.command("ACK")
+
+    def set_occlusion_level(self, level: str) -> Answer:
+        return self.command("OCCLUSION", level=level)
+
+    def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
+        return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
+
+    def set_telemetry(self, interval_ms: int) -> Answer:
+        return self.command("TELEMETRY", interval_ms=interval_ms)
+
+    def event_log(self) -> list[tuple[int, str, str]]:
+        """The whole event log, paged through LOG."""
+        out, start = [], 0
+        while True:
+            a = self.command("LOG", **{"from": start})
+            if a["events"] != "-":
+                for item in str(a["events"]).split(","):
+                    t, kind, value = item.split(":")
+                    out.append((int(t), kind, value))
+            if a["next"] == start:
+                return out
+            start = a["next"]
+
+    def wait_for_state(self, states, timeout_s: float, poll_s: float = 0.05) -> Answer:
+        """Poll STATUS until the pump is in one of `states` (wall-clock timeout)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.status()
+            if st["state"] in states:
+                return st
+            if time.monotonic() > deadline:
+                raise PumpTimeout(f"pump still {st['state']} after {timeout_s:.0f} s, waiting for {'/'.join(states)}; "
+                                  f"serial log: {self.log.path}")
+            time.sleep(poll_s)
+
+    # ---- framing -----------------------------------------------------------------------
+    def command(self, cmd: str, **kv) -> Answer:
+        self.seq = frames.next_seq(self.seq)
+        body = f"{self.seq} {cmd}" + ("" if not kv else " " + frames.format_pairs(kv.items()))
+        line = frames.seal(body)
+        received: list[bytes] = []
+        for _attempt in range(self.retries + 1):
+            self._send(line)
+            answer = self._await_answer(self.seq, received)
+            if answer is not None:
+                return self._decode(cmd, answer)
+        raise PumpTimeout(
+            f"no valid answer to {body!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
+            f"received: {b' | '.join(received)[-600:]!r}; full serial log: {self.log.path}"
+        )
+
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (for tests of the pump's parser)."""
+        self._send(data)
+
+    def read_lines(self, wait_s: float) -> list[bytes]:
+        """Every line that arrives within wait_s, asynchronous lines included."""
+        end = time.monotonic() + wait_s
+        lines = []
+        while time.monotonic() < end:
+            line = self._readline(end)
+            if line is not None:
+                lines.append(line)
+        return lines
+
+    def _send(self, data: bytes) -> None:
+        self.log.write(">", data)
+        self.port.write(data)
+        self.port.flush()
+
+    def _readline(self, deadline: float) -> bytes | None:
+        while b"\n" not in self._buf:
+            if time.monotonic() > deadline:
+                return None
+            chunk = self.port.read(self.port.in_waiting or 1)
+            if chunk:
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        self.log.write("<", line)
+        return line
+
+    def _await_answer(self, seq: int, received: list[bytes]):
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            line = self._readline(deadline)
+            if line is None:
+                return None
+            received.append(line)
+            body, crc = frames.split_crc(line)
+            if crc is None or not frames.crc_ok(body, crc):
+                self.crc_errors += 1
+                continue  # a damaged line: the retry with the same seq gets the stored answer
+            text = body.decode()
+            if text.startswith("! "):
+                self._async(text)
+                continue
+            tag, _, rest = text.partition(" ")
+            if tag == str(seq):
+                return rest
+            if tag == "-" and rest.startswith("ERR"):
+                return rest  # a frame-level refusal of what we sent
+
+    def _async(self, text: str) -> None:
+        kind, _, rest = text[2:].partition(" ")
+        pairs = frames.parse_pairs(rest.split(" ")) if rest else {}
+        (self.telemetry if kind == "TEL" else self.events).append(pairs)
+
+    def _decode(self, cmd: str, rest: str) -> Answer:
+        status, _, tail = rest.partition(" ")
+        if status == "OK":
+            name, _, pairs = tail.partition(" ")
+            return Answer(frames.parse_pairs(pairs.split(" ")) if pairs else {})
+        code, _, pairs = tail.partition(" ")
+        raise PumpError(cmd, code, frames.parse_pairs(pairs.split(" ")) if pairs else {})

@@ -35,5 +35,14 @@ typecheck: setup
 bench: setup
 	$(PY) -m bench
 
+build: setup
+	$(PY) -m tools.build $(BOARD)
+
+flash: setup
+	$(PY) -m tools.flash $(BOARD) $(PORT)
+
+hil: setup
+	$(PY) -m hil run $(if $(PORT),--port $(PORT))
+
 clean:
 	rm -rf out build .pytest_cache .hypothesis

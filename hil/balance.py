@@ -163,7 +163,8 @@ class Balance:
     def _exchange(self, command: str, timeout_s: float | None) -> str:
         """Write the command, return its reply line without CR LF; raise on time-out."""
         wait_s = self.timeout_s if timeout_s is None else timeout_s
-        self._port.timeout = wait_s
+        if self._port.timeout != wait_s:  # each change reconfigures a real port
+            self._port.timeout = wait_s
         # A reply that arrived after an earlier time-out must not answer this command.
         self._port.reset_input_buffer()
         self._port.write(mtsics.encode_command(command))

@@ -145,6 +145,20 @@ def test_second_hour_window_alone_carries_a_local_dip():
     assert analyse(masses_from_flows(flows), RATE_ML_H).mean_error_pct == pytest.approx(-100 / 120)
 
 
+def test_mean_error_can_lie_above_every_31_min_window():
+    """A is not bounded by the 31-min extremes: windows that all share the hour's middle."""
+    # Second hour: 58 flows at +20 %, 4 at 0 % (samples 59-62), 58 at +20 %.
+    # Every 62-sample window (j = 1..59) contains samples 59-62, so each holds 58 x 20 % + 4 x 0:
+    #   Ep(max) = Ep(min) = 58 x 20 / 62 = 18.710 %, while A = 116 x 20 / 120 = 19.333 %.
+    second_hour = [6.0] * 58 + [5.0] * 4 + [6.0] * 58
+    flows = [5.0] * 120 + second_hour
+    result = analyse(masses_from_flows(flows), RATE_ML_H)
+    window_31 = trumpet_by_window(result)[31.0]
+    assert window_31.ep_max_pct == pytest.approx(58 * 20 / 62, abs=1e-9)
+    assert window_31.ep_min_pct == pytest.approx(58 * 20 / 62, abs=1e-9)
+    assert result.mean_error_pct == pytest.approx(116 * 20 / 120, abs=1e-9)
+
+
 def test_uniform_sampling_accepts_jitter_of_a_second():
     """Readings alternately a second early and late (3 % of S) are accepted."""
     t_min = [0.5 * i + (1 / 60 if i % 2 else -1 / 60) * (i > 0) for i in range(READINGS)]

@@ -6,7 +6,7 @@ is read every S = 0.5 min for 120 min, which gives the weights W0 (at 0 min) .. 
 
     Qi = 60 (Wi - Wi-1) / (S d)   mL/h      (d: water density, ~0.998 g/mL at 20 C)
 
-and a pump that delivers 0.0416 g per half minute at d = 0.998 runs at exactly 5 mL/h.
+so 0.04158 g in a half minute of water at d = 0.998 g/mL is a flow of 5.00 mL/h.
 
 Start-up curve: Qi against time over the whole 2 h; a pump that takes 3 min to take up
 the slack of its drive shows six intervals of near-zero flow at the start.

@@ -96,8 +96,13 @@ def validate(fields: dict, library, syringes, drive, prior_ug_24h: int = 0) -> P
     for name in TEXT_FIELDS:
         _text_field(fields, name)
     profile = library.profile(fields["drug"], fields["profile"])
+    required = _required_fields(profile.mode)
+    for name in fields:
+        if name not in required:
+            # A stray or misspelt key must not be silently ignored (e.g. rate given to a dose profile).
+            raise Rejected(BAD_VALUE, name, fields[name], ",".join(required))
     ints = {}
-    for name in _required_fields(profile.mode):
+    for name in required:
         if name not in TEXT_FIELDS:
             ints[name] = _int_field(fields, name)
     profile.check_concentration(ints["conc_ug_ml"])

@@ -116,3 +116,10 @@ def test_rejection_leaves_controller_unchanged():
     for rx in bad:
         raises(Rejected, ctl.program_prescription, rx)
         assert ctl.state == PROGRAMMED and ctl.program is good
+
+
+def test_stray_fields_are_refused():
+    """A key the profile does not use (a rate on a dose profile, a typo) is refused by name."""
+    e = _assert_rejected(standard_rx(rate_ug_kg_h=200), errors.BAD_VALUE, "rate_ug_kg_h")
+    assert "dose_ug_kg" in e.allowed
+    _assert_rejected(standard_rx(weigth_g=70000), errors.BAD_VALUE, "weigth_g")

@@ -1,0 +1,45 @@
+"""A pump with its protocol on the in-process virtual board, driven line by line (both interpreters)."""
+
+from firmware import frames
+from firmware.protocol import Protocol
+from tests.firmware.fixtures import controller
+
+STANDARD = ("drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 "
+            "duration_min=40 syringe=bd_plastipak_50")
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.vb, self.ctl = controller()
+        self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+
+    def send(self, data: bytes) -> list:
+        """Write raw bytes to the pump, run one poll, return the lines it wrote."""
+        self.vb.link.rx.extend(data)
+        self.proto.poll(self.vb.clock.now_ms())
+        out = bytes(self.vb.link.tx)
+        self.vb.link.tx = bytearray()
+        return [line for line in out.split(b"\n") if line]
+
+    def framed(self, seq: int, body: str) -> list:
+        return self.send(frames.seal("%d %s" % (seq, body)))
+
+    def tick(self, ms: int) -> None:
+        for _ in range(ms // 100):
+            self.vb.advance(100)
+            self.ctl.tick(self.vb.clock.now_ms())
+
+    def answers(self, lines: list) -> list:
+        """The non-asynchronous lines, CRC checked and stripped."""
+        out = []
+        for line in lines:
+            body, crc = frames.split_crc(line)
+            assert crc is not None and frames.crc_ok(body, crc), line
+            if not body.startswith(b"!"):
+                out.append(body.decode())
+        return out
+
+    def snapshot(self) -> tuple:
+        c = self.ctl
+        return (c.state, c.program, c.plan, c.alarm_code, c.occlusion_level, len(c.vitals), self.vb.stepper.position,
+                self.proto.last_seq, self.proto.telemetry_ms)

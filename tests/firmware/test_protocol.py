@@ -1,0 +1,204 @@
+"""The operator protocol on the pump side: framing, sequence numbers, refusals, robustness."""
+
+from firmware import frames
+from firmware.controller import PROGRAMMED, RUNNING
+from firmware.protocol import MAX_LINE
+from tests.firmware.protocol_fixture import STANDARD, Bench
+
+
+def test_identify_typed_by_hand():
+    """A read-only command typed without seq or CRC is answered, tagged '-'."""
+    b = Bench()
+    (ans,) = b.answers(b.send(b"ID\r\n"))
+    assert ans.startswith("- OK ID fw=") and "board=VIRTUAL" in ans and "last_seq=0" in ans
+
+
+def test_program_and_start_framed():
+    """A framed PROGRAM answers with the computed values; START runs the pump."""
+    b = Bench()
+    (ans,) = b.answers(b.framed(1, "PROGRAM " + STANDARD))
+    assert ans.startswith("1 OK PROGRAM state=programmed")
+    assert "volume_nl=3500000" in ans and "rate_nl_h=5250000" in ans and "soft=-" in ans
+    (ans,) = b.answers(b.framed(2, "START"))
+    assert ans == "2 OK START state=running" and b.ctl.state == RUNNING
+
+
+def test_therapy_command_without_crc_is_refused():
+    """PROGRAM or START typed without a CRC does nothing."""
+    b = Bench()
+    (ans,) = b.answers(b.send(("7 PROGRAM " + STANDARD + "\n").encode()))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    (ans,) = b.answers(b.send(b"START\n"))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    assert b.ctl.program is None and b.proto.last_seq == 0
+
+
+def test_bad_crc_is_refused_and_changes_nothing():
+    """A single flipped character breaks the CRC: refused, counted, no state change."""
+    b = Bench()
+    frame = bytearray(frames.seal("1 PROGRAM " + STANDARD))
+    frame[20] ^= 0x01
+    before = b.snapshot()
+    (ans,) = b.answers(b.send(bytes(frame)))
+    assert ans.startswith("- ERR CRC")
+    assert b.snapshot() == before and b.proto.stats["crc"] == 1
+
+
+def test_repeated_seq_is_answered_again_without_acting_twice():
+    """A retry with the same seq gets the stored answer; the command runs once."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    first = b.answers(b.framed(2, "START"))
+    b.tick(60000)
+    steps = b.ctl.delivered_steps()
+    again = b.answers(b.framed(2, "START"))
+    assert again == first and b.proto.stats["retries"] == 1
+    assert b.ctl.state == RUNNING and b.ctl.delivered_steps() == steps
+
+
+def test_retry_of_a_refusal_is_the_same_refusal():
+    """An ERR answer is stored too: the retry repeats it."""
+    b = Bench()
+    first = b.answers(b.framed(1, "START"))
+    assert first[0].startswith("1 ERR BAD_STATE")
+    assert b.answers(b.framed(1, "START")) == first
+
+
+def test_out_of_order_seq_is_refused():
+    """An older sequence number is refused with the next expected one."""
+    b = Bench()
+    b.framed(5, "PROGRAM " + STANDARD)
+    (ans,) = b.answers(b.framed(4, "START"))
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=4 allowed=6")
+    assert b.ctl.state == PROGRAMMED
+
+
+def test_seq_wraps_after_65535():
+    """65535 is followed by 1."""
+    b = Bench()
+    b.framed(65535, "STATUS")
+    (ans,) = b.answers(b.framed(1, "STATUS"))
+    assert ans.startswith("1 OK STATUS")
+
+
+def test_hard_limit_error_carries_field_value_range():
+    """A refused prescription says which field, what value and the allowed range."""
+    b = Bench()
+    (ans,) = b.answers(b.framed(1, "PROGRAM " + STANDARD.replace("dose_ug_kg=500", "dose_ug_kg=1500")))
+    assert ans == "1 ERR HARD_LIMIT field=dose_ug_kg value=1500 allowed=50..1000"
+    assert b.ctl.program is None
+
+
+def test_soft_limit_confirmation_over_the_link():
+    """A soft-limit entry is held until CONFIRM names the field."""
+    b = Bench()
+    (ans,) = b.answers(b.framed(1, "PROGRAM " + STANDARD.replace("dose_ug_kg=500", "dose_ug_kg=800")))
+    assert "state=awaiting_confirmation" in ans and "soft=dose_ug_kg" in ans
+    (ans,) = b.answers(b.framed(2, "CONFIRM fields=duration_min"))
+    assert ans.startswith("2 ERR CONFIRMATION_MISMATCH")
+    (ans,) = b.answers(b.framed(3, "CONFIRM fields=dose_ug_kg"))
+    assert ans == "3 OK CONFIRM state=programmed"
+
+
+def test_unknown_command_and_bad_tokens():
+    """Unknown commands and malformed or unknown keys are refused by name."""
+    b = Bench()
+    (ans,) = b.answers(b.framed(1, "FLY"))
+    assert ans.startswith("1 ERR UNKNOWN_COMMAND field=command value=FLY")
+    (ans,) = b.answers(b.framed(2, "START now"))
+    assert ans.startswith("2 ERR BAD_VALUE field=token")
+    (ans,) = b.answers(b.framed(3, "PROGRAM " + STANDARD + " color=red"))
+    assert ans.startswith("3 ERR BAD_VALUE")
+    (ans,) = b.answers(b.framed(4, "PROGRAM " + STANDARD + " weight_g=1"))
+    assert ans.startswith("4 ERR BAD_VALUE field=token")
+    assert b.ctl.program is None
+
+
+def test_overlong_line_is_discarded_whole():
+    """A line longer than the buffer is refused once and its tail never parsed as a command."""
+    b = Bench()
+    lines = b.answers(b.send(b"X" * (MAX_LINE + 50) + b" START\n"))
+    assert lines == ["- ERR LINE_TOO_LONG field=line value=- allowed=%d?bytes" % MAX_LINE]
+    assert b.proto._len == 0 and b.proto.stats["too_long"] == 1
+    (ans,) = b.answers(b.send(b"STATUS\n"))
+    assert ans.startswith("- OK STATUS state=idle")
+
+
+def test_binary_noise_is_refused():
+    """Control and high bytes make a line invalid; the next clean line works."""
+    b = Bench()
+    (ans,) = b.answers(b.send(b"\x00\xff\x1bST\x80ATUS\n"))
+    assert ans.startswith("- ERR BAD_FRAME")
+    (ans,) = b.answers(b.send(b"STATUS\n"))
+    assert ans.startswith("- OK STATUS")
+
+
+def test_half_frame_waits_for_its_end():
+    """A frame split across reads is handled once its newline arrives."""
+    b = Bench()
+    frame = frames.seal("1 PROGRAM " + STANDARD)
+    assert b.send(frame[:30]) == []
+    (ans,) = b.answers(b.send(frame[30:]))
+    assert ans.startswith("1 OK PROGRAM")
+
+
+def test_events_are_reported_and_logged():
+    """State changes come out as EVT lines and can be read back with LOG."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    lines = b.framed(2, "START")
+    assert any(line.startswith(b"! EVT") and b"value=running" in line for line in lines)
+    (ans,) = b.answers(b.send(b"LOG\n"))
+    assert "events=0:state:programmed,0:state:running" in ans and "next=2" in ans
+
+
+def test_log_pages_through_many_events():
+    """LOG returns at most 8 events per answer and a next index to continue."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    seq = 2
+    for _ in range(6):
+        b.framed(seq, "START")
+        b.framed(seq + 1, "STOP")
+        b.framed(seq + 2, "PROGRAM " + STANDARD)
+        seq += 3
+    (ans,) = b.answers(b.send(b"LOG from=0\n"))
+    assert "next=8" in ans
+    (ans,) = b.answers(b.send(b"LOG from=16\n"))
+    assert "from=16" in ans and "next=19" in ans
+
+
+def test_telemetry_interval():
+    """TELEMETRY sets the interval; lines then come at that period of pump time."""
+    b = Bench()
+    b.framed(1, "TELEMETRY interval_ms=500")
+    count = 0
+    for _ in range(20):
+        b.vb.advance(100)
+        count += len([x for x in b.send(b"") if x.startswith(b"! TEL")])
+    assert count == 4
+    (ans,) = b.answers(b.framed(2, "TELEMETRY interval_ms=5"))
+    assert ans.startswith("2 ERR BAD_VALUE field=interval_ms")
+
+
+def test_occlusion_level_and_vitals():
+    """Occlusion level and vitals are accepted within range and refused outside it."""
+    b = Bench()
+    (ans,) = b.answers(b.framed(1, "OCCLUSION level=high"))
+    assert ans == "1 OK OCCLUSION level=high threshold_mmhg=750"
+    (ans,) = b.answers(b.framed(2, "OCCLUSION level=extreme"))
+    assert ans.startswith("2 ERR BAD_VALUE field=level value=extreme allowed=high,low,medium")
+    (ans,) = b.answers(b.framed(3, "VITALS sbp=150 dbp=90 hr=80 spo2=97"))
+    assert ans.startswith("3 OK VITALS") and b.ctl.vitals["sbp"] == 150
+    (ans,) = b.answers(b.framed(4, "VITALS sbp=900 dbp=90 hr=80 spo2=97"))
+    assert ans.startswith("4 ERR BAD_VALUE field=sbp") and b.ctl.vitals["sbp"] == 150
+
+
+def test_stats_count_every_kind_of_bad_input():
+    """STATS reports the counters of refused frames."""
+    b = Bench()
+    b.send(b"\x01\n")
+    b.send(b"1 START *00000000\n")
+    b.send(b"Y" * 300 + b"\n")
+    (ans,) = b.answers(b.send(b"STATS\n"))
+    assert "bad_frame=1" in ans and "crc=1" in ans and "too_long=1" in ans

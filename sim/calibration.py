@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sim.force_sensor import ForceSensor, force_n_from_counts
 from sim.plant import PLANT_CALIBRATION_PATH, BOARDS_DIR, DriveTrain, Plant, PlantParams, load_plant_params
@@ -34,6 +35,12 @@ from sim.syringe import load_syringe
 from sim.threshold_detector import ThresholdDetector
 
 TICK_S = 0.1
+
+
+class OcclusionDetector(Protocol):
+    """Anything fed one measured pressure per tick that answers whether it alarms (latched)."""
+
+    def update(self, t_s: float, pressure_mmhg: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -137,13 +144,14 @@ class OcclusionRun:
 def run_occlusion(
     rate_ml_h: float,
     seed: int | None,
-    detector: ThresholdDetector | None = None,
+    detector: OcclusionDetector | None = None,
     params: PlantParams | None = None,
     limit_s: float = 6 * 3600.0,
 ) -> OcclusionRun:
-    """Infuse normally, occlude fully, and time the detector's alarm from the occlusion."""
+    """Infuse normally, occlude fully, and time the detector's alarm from the occlusion
+    (the baseline threshold detector unless another is given)."""
     rig = Rig(seed, params)
-    detector = detector if detector is not None else ThresholdDetector.from_data()
+    alarms: OcclusionDetector = detector if detector is not None else ThresholdDetector.from_data()
     ramp = rig.ramp(rate_ml_h)
     rig.run(rig.setup.occlusion_after_s, ramp)
     rig.plant.occlude()
@@ -152,7 +160,7 @@ def run_occlusion(
 
     def alarm(t_s: float, pressure_mmhg: float) -> bool:
         pressure[0] = pressure_mmhg
-        return detector.update(t_s, pressure_mmhg)
+        return alarms.update(t_s, pressure_mmhg)
 
     alarmed = rig.run(t_occluded_s + limit_s, ramp, alarm)
     return OcclusionRun(

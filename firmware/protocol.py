@@ -98,7 +98,8 @@ class Protocol:
         if crc is not None and seq is None:
             self._error(None, "BAD_FRAME", "seq", "-", "a sequence number on a framed command", "bad_frame")
             return
-        if seq is not None:
+        framed = crc is not None  # only a CRC-checked frame may consume a sequence number
+        if framed:
             if seq == self.last_seq and self._last_answer:
                 self.stats["retries"] += 1
                 self.link.write(self._last_answer)
@@ -108,7 +109,7 @@ class Protocol:
                 return
         self.stats["frames"] += 1
         answer = self._dispatch(seq, cmd, tokens[1:])
-        if seq is not None:
+        if framed:
             self.last_seq = seq
             self._last_answer = answer
         self.link.write(answer)

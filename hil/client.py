@@ -83,12 +83,28 @@ class PumpClient:
         return client
 
     def connect(self) -> dict:
-        """Drop stale input and continue the pump's sequence numbers."""
+        """Drop stale input, then continue the pump's sequence numbers.
+
+        The first ID goes unframed (read-only, tagged "-"), so it consumes no sequence number and
+        cannot collide with the last one the pump stored before this host (re)connected.
+        """
         self.port.reset_input_buffer()
         self._buf = b""
-        ident = self.identify()
+        ident = self._unframed("ID")
         self.seq = int(ident["last_seq"])
         return ident
+
+    def _unframed(self, cmd: str) -> "Answer":
+        received: list[bytes] = []
+        for _attempt in range(self.retries + 1):
+            self._send(cmd.encode() + b"\n")
+            answer = self._await_answer("-", received, expect="OK " + cmd)
+            if answer is not None:
+                return self._decode(cmd, answer)
+        raise PumpTimeout(
+            f"no valid answer to {cmd!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
+            f"received: {b' | '.join(received)[-600:]!r}; full serial log: {self.log.path}"
+        )
 
     def close(self) -> None:
         self.port.close()
@@ -171,11 +187,20 @@ class PumpClient:
         body = f"{self.seq} {cmd}" + ("" if not kv else " " + frames.format_pairs(kv.items()))
         line = frames.seal(body)
         received: list[bytes] = []
+        frame_errors: list[str] = []
         for _attempt in range(self.retries + 1):
             self._send(line)
-            answer = self._await_answer(self.seq, received)
+            answer = self._await_answer(self.seq, received, frame_errors=frame_errors)
             if answer is not None:
                 return self._decode(cmd, answer)
+            if frame_errors and frame_errors[-1].startswith("ERR SEQ_ORDER"):
+                # The pump expects another number (it was reset, or another host talked to it).
+                self.seq = frames.parse_pairs(frame_errors[-1].split(" ")[2:])["allowed"] - 1
+                self.seq = frames.next_seq(self.seq)
+                body = f"{self.seq} {cmd}" + ("" if not kv else " " + frames.format_pairs(kv.items()))
+                line = frames.seal(body)
+        if frame_errors:
+            return self._decode(cmd, frame_errors[-1])
         raise PumpTimeout(
             f"no valid answer to {body!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
             f"received: {b' | '.join(received)[-600:]!r}; full serial log: {self.log.path}"
@@ -211,7 +236,10 @@ class PumpClient:
         self.log.write("<", line)
         return line
 
-    def _await_answer(self, seq: int, received: list[bytes]):
+    def _await_answer(self, seq, received: list[bytes], expect: str = "", frame_errors: list[str] | None = None):
+        """The answer tagged `seq`. Untagged ("-") refusals cannot be tied to a frame (they may be
+        about earlier noise), so they are collected in frame_errors and only used if no tagged
+        answer arrives in time."""
         deadline = time.monotonic() + self.timeout_s
         while True:
             line = self._readline(deadline)
@@ -227,10 +255,10 @@ class PumpClient:
                 self._async(text)
                 continue
             tag, _, rest = text.partition(" ")
-            if tag == str(seq):
+            if tag == str(seq) and rest.startswith(expect):
                 return rest
-            if tag == "-" and rest.startswith("ERR"):
-                return rest  # a frame-level refusal of what we sent
+            if tag == "-" and rest.startswith("ERR") and frame_errors is not None:
+                frame_errors.append(rest)
 
     def _async(self, text: str) -> None:
         kind, _, rest = text[2:].partition(" ")

@@ -153,6 +153,7 @@ class VirtualBoard:
         self.tick_ms = tick_ms
         self.t_ms = 0
         self.outputs = BoardOutputs(0, False, 0)
+        self.corrupt_answers = 0  # fault injection: damage this many answer lines on the way out
         self._stop = threading.Event()
         self._thread = None
         self.error = None
@@ -162,10 +163,21 @@ class VirtualBoard:
         rx = self.link.read_available()
         self.outputs, tx = self.firmware.step(self.tick_ms, plant.force_raw, plant.samples, plant.switches, rx)
         if tx:
+            if self.corrupt_answers:
+                tx = self._corrupt_first_answer(tx)
             self.link.write_lines(tx)
         self.t_ms += self.tick_ms
         plant.advance(self.tick_ms, self.outputs.position)
         return self.outputs
+
+    def _corrupt_first_answer(self, tx: bytes) -> bytes:
+        lines = tx.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if not line.startswith(b"!"):
+                lines[i] = line[:2] + bytes([line[2] ^ 0x20]) + line[3:]
+                self.corrupt_answers -= 1
+                break
+        return b"".join(lines)
 
     def serve_forever(self) -> None:
         wall0 = time.monotonic()

@@ -1,0 +1,130 @@
+"""The host client against the firmware over a real pty: in-process (CPython) and in MicroPython."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hil.client import PumpClient, PumpError, PumpTimeout
+from hil.pty_link import PtyLink
+from hil.virtual_board import ROOT, VirtualBoard
+
+RUNTIMES = ["cpython", "micropython"]
+STANDARD = dict(drug="ketamine", profile="depression", conc_ug_ml=10000, weight_g=70000,
+                dose_ug_kg=500, duration_min=40, syringe="bd_plastipak_50")
+
+
+@pytest.fixture(params=RUNTIMES)
+def board(request):
+    with VirtualBoard(request.param, speed=0).start() as vb:
+        yield vb
+
+
+@pytest.fixture
+def pump(board, tmp_path):
+    with PumpClient.open(board.port, log_path=tmp_path / "serial.log") as client:
+        yield client
+
+
+def test_identify_round_trip(pump, board):
+    """ID comes back with firmware, board and library versions."""
+    ident = pump.identify()
+    assert ident["board"] == "VIRTUAL" and ident["library"].startswith("KET-")
+    assert board.firmware.runtime in board.firmware.version
+
+
+def test_program_refusal_and_status_round_trip(pump):
+    """A valid program is answered with computed values; a hard-limit one is refused by field."""
+    a = pump.program(**STANDARD)
+    assert a["volume_nl"] == 3500000 and a["state"] == "programmed"
+    with pytest.raises(PumpError) as e:
+        pump.program(**{**STANDARD, "syringe": "bd_plastipak_60"})
+    assert e.value.code == "UNKNOWN_SYRINGE" and e.value.field == "syringe"
+    assert pump.status()["state"] == "programmed"
+
+
+def test_full_infusion_counts_exactly_the_plan(pump):
+    """program -> start -> complete: counted steps equal the plan's total exactly."""
+    total = pump.program(**STANDARD)["total_steps"]
+    pump.start()
+    st = pump.wait_for_state(("complete",), timeout_s=60)
+    assert st["steps"] == total and st["total_steps"] == total
+    assert abs(st["delivered_nl"] - 3500000) <= 140
+    kinds = [(k, v) for _, k, v in pump.event_log()]
+    assert kinds == [("state", "programmed"), ("state", "running"), ("state", "complete")]
+
+
+def test_disconnect_and_reconnect_mid_infusion(board, tmp_path):
+    """The infusion goes on while the host is away; after reconnecting, status is right."""
+    with PumpClient.open(board.port, log_path=tmp_path / "a.log") as first:
+        first.program(**STANDARD)
+        first.start()
+        steps_before = first.status()["steps"]
+    time.sleep(0.2)  # host away; the board keeps running at full speed
+    with PumpClient.open(board.port, log_path=tmp_path / "b.log") as second:
+        st = second.status()
+        assert st["state"] in ("running", "complete") and st["steps"] >= steps_before
+        assert second.seq > 0  # continued the pump's sequence numbers
+        second.wait_for_state(("complete",), timeout_s=60)
+        assert second.status()["steps"] == second.status()["total_steps"]
+
+
+def test_damaged_answer_is_retried_with_the_same_seq(board, tmp_path):
+    """A CRC-damaged answer makes the client retry; the pump answers again without acting twice."""
+    with PumpClient.open(board.port, log_path=tmp_path / "s.log", timeout_s=0.5) as pump:
+        pump.program(**STANDARD)
+        board.corrupt_answers = 1
+        assert pump.start()["state"] == "running"
+        assert pump.crc_errors == 1
+        stats = pump.stats()
+        assert stats["retries"] == 1 and stats["frames"] == 4  # ID, PROGRAM, START, STATS
+
+
+def test_timeout_says_what_was_sent_and_where_the_log_is(tmp_path):
+    """Against a port that never answers, the error names the frame, the port and the log."""
+    silent = PtyLink()
+    try:
+        log = tmp_path / "silent.log"
+        with pytest.raises(PumpTimeout) as e:
+            PumpClient.open(silent.path, log_path=log, timeout_s=0.2)
+        text = str(e.value)
+        assert "ID" in text and silent.path in text and str(log) in text
+        assert log.read_text().count("> ID") == 3  # first try and two retries, all logged
+    finally:
+        silent.close()
+
+
+def test_raw_garbage_over_the_wire_changes_nothing(pump):
+    """Noise and an overlong line through the real pty are refused and counted; the pump is unchanged."""
+    pump.program(**STANDARD)
+    pump.send_raw(b"\x00\x01\xfe garbage\n" + b"Z" * 500 + b"\n" + b"3 START *deadbeef\n")
+    time.sleep(0.1)
+    st = pump.status()
+    assert st["state"] == "programmed"
+    stats = pump.stats()
+    assert stats["bad_frame"] >= 1 and stats["too_long"] == 1 and stats["crc"] == 1
+
+
+def test_command_line_serves_a_pty():
+    """`python -m hil virtual` prints its pty path and answers there until stopped."""
+    proc = subprocess.Popen([sys.executable, "-m", "hil", "virtual", "--speed", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"command link: (\S+)", line)
+        assert m, line
+        with PumpClient.open(m.group(1)) as pump:
+            assert pump.identify()["board"] == "VIRTUAL"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_unknown_runtime_is_a_clear_error():
+    """A runtime that does not exist is refused by name."""
+    with pytest.raises(ValueError, match="runtime 'jython'"):
+        VirtualBoard("jython")
+    assert os.path.exists(ROOT / "boards" / "VIRTUAL" / "board.json")

@@ -1,0 +1,62 @@
+"""Command line of the simulator.
+
+    python -m sim run sim/scenarios/standard.toml [--set k=v ...] [--runtime micropython|cpython]
+                      [--seed N] [--out DIR] [--json]
+    python -m sim list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim import scenario as scn
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim", description="Simulate a syringe-pump session.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run one scenario")
+    r.add_argument("scenario", help="a scenario TOML file (see sim/scenarios/)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a scenario field, e.g. --set patient.weight_kg=85")
+    r.add_argument("--runtime", choices=scn.RUNTIMES, help="where the firmware runs (default: the scenario's run.runtime)")
+    r.add_argument("--seed", type=int, help="random seed (default: the scenario's run.seed)")
+    r.add_argument("--out", type=Path, help="output folder (default: out/<scenario name>)")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    sub.add_parser("list", help="list the shipped scenarios")
+    args = ap.parse_args(argv)
+
+    if args.command == "list":
+        for path in sorted(scn.SCENARIO_DIR.glob("*.toml")):
+            s = scn.load(path)
+            print(f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}: {s.description}")
+        return 0
+
+    from sim import report, runner
+
+    try:
+        scenario = scn.load(args.scenario, args.overrides)
+    except scn.ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    progress = report.Progress()
+    try:
+        result = runner.run(scenario, runtime=args.runtime, seed=args.seed, progress=progress)
+    except (ValueError, FileNotFoundError) as e:
+        progress.done()
+        print(f"error: {scenario.source}: {e}", file=sys.stderr)
+        return 2
+    progress.done()
+    summary = report.write_outputs(result, args.out or Path("out") / scenario.name)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(report.human(summary))
+    return 0 if all(v["ok"] for v in summary["expectations"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,325 @@
+"""The simulation runner: firmware + syringe/line plant + patient + monitor, in lockstep.
+
+Each control tick (the board's tick, 100 ms) the runner reads the simulated force sensor and
+switches, sends them with any operator bytes to the firmware (in the `micropython` interpreter
+or imported into CPython), advances the plant to the STEP-line position the firmware reports,
+and feeds what reached the vein to the patient's pharmacokinetics. Scenario events (occlusion,
+syringe removal, power loss, operator actions, hypertension) happen at their times. The run is
+deterministic for a scenario and seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from firmware.board import Board
+from sim import operator as op
+from sim.bus import SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE, STATE_NAMES, start_firmware
+from sim.force_sensor import ForceSensor
+from sim.patient import Patient, population_table, typical
+from sim.plant import DriveTrain, Plant
+from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
+from sim.scenario import Scenario
+from sim.vitals_monitor import VitalsMonitor
+
+PK_STEP_TICKS = 10  # patient and monitor advance every 10 ticks (1 s)
+PRIME_PUSH_S = 10.0  # the purge before connecting the line
+PRIME_SETTLE_S = 20.0
+
+
+@dataclass
+class Sample:
+    t_min: float
+    session: int
+    state: str
+    steps: int
+    pushed_ml: float
+    delivered_ml: float
+    planned_ml: float
+    pressure_mmhg: float
+    force_n: float
+    flow_ml_h: float
+    cp_ng_ml: float
+    ce_ng_ml: float
+    sbp_mmhg: float
+    dbp_mmhg: float
+    hr_bpm: float
+    spo2_pct: float
+    dissociation: float
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    runtime: str
+    firmware_version: str
+    seed: int
+    samples: list[Sample]
+    alarms: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    final_status: dict[str, Any]
+    delivered_ml: float
+    prescribed_ml: float
+    prescribed_mg: float
+    sim_min: float
+    wall_s: float
+    scenario_log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_patient(s: Scenario, seed: int) -> Patient:
+    p = s["patient"]
+    patient = typical(weight_kg=float(p["weight_kg"]), pk_model=p["pk_model"],
+                      noise_seed=p["noise_seed"] if p["noise_seed"] is not None else seed, age_years=float(p["age_years"]))
+    changes: dict[str, Any] = {}
+    if p["hypertensive"]:
+        base = population_table()["baseline"]["hypertensive"]
+        changes.update(hypertensive=True, baseline_sbp_mmhg=base["sbp_mmhg"]["mean"], baseline_dbp_mmhg=base["dbp_mmhg"]["mean"])
+    for key in ("baseline_sbp_mmhg", "baseline_dbp_mmhg", "baseline_hr_bpm", "sbp_rise_mmhg_per_ng_ml"):
+        if p[key] is not None:
+            changes[key] = float(p[key])
+    if changes:
+        patient = Patient(dataclasses.replace(patient.profile, **changes))
+    return patient
+
+
+class Runner:
+    def __init__(self, scenario: Scenario, runtime: str | None = None, seed: int | None = None,
+                 progress: Callable[[float, float], None] | None = None) -> None:
+        self.s = scenario
+        self.runtime = runtime or scenario["run"]["runtime"]
+        self.seed = scenario["run"]["seed"] if seed is None else seed
+        self.progress = progress
+        self.board = Board.load(scenario["board"]["name"])
+        self.tick_ms = self.board.tick_ms
+        self.weight_kg = float(scenario["patient"]["weight_kg"])
+        self.rx = scenario["prescription"]
+        self.conc_mg_ml = float(self.rx["concentration_mg_ml"])
+        self.fields = pump_fields(self.rx, self.weight_kg)
+        self.patient = make_patient(scenario, self.seed)
+        mon = scenario["monitor"]
+        self.monitor = VitalsMonitor(self.patient, self.seed + 1, cuff_interval_min=float(mon["cuff_interval_min"])) if mon["connected"] else None
+        self.operator = op.Operator(on_event=self._on_event)
+        self.alarms: list[dict[str, Any]] = []
+        self.sessions: list[dict[str, Any]] = []
+        self.samples: list[Sample] = []
+        self.scenario_log: list[dict[str, Any]] = []
+        self.t_ms = 0  # simulated time since the run began
+        self.state = 0
+        self.position_offset = 0  # STEP counts of firmware lives before the last power loss
+        self.position = 0
+        self._delivered_before_ul = 0.0  # delivered by syringes of earlier sessions
+        self._pushed_before_ul = 0.0
+        self._running_ms = 0
+        self._last_vitals: dict[str, int] = {}
+        self._fed_ul = 0.0  # delivered volume already given to the patient model
+        self.fw = start_firmware(self.runtime, scenario["board"]["name"])
+        self.firmware_version = self.fw.version
+
+    # ---- set-up per session ---------------------------------------------------------------
+    def _new_syringe(self, session: int) -> None:
+        if getattr(self, "plant", None) is not None:
+            # The used syringe's totals stay in the run's totals.
+            self._delivered_before_ul += self.plant.delivered_ul - self._waste_ul
+            self._pushed_before_ul += self.plant.pushed_ul - self._waste_pushed_ul
+        fill_ml = self.s["syringe"]["fill_ml"]
+        prime_s = PRIME_PUSH_S + PRIME_SETTLE_S
+        self.plant = Plant(self.rx["syringe"] if self._known_syringe() else "bd_plastipak_50",
+                           drive=DriveTrain.from_board(self.s["board"]["name"]),
+                           fill_ul=None if fill_ml is None else float(fill_ml) * 1000.0,
+                           seed=self.seed * 100 + session, t0_s=self.t_ms / 1000.0 - prime_s)
+        prime_steps = self._prime(float(self.s["syringe"]["prime_ml"]) * 1000.0, self.t_ms / 1000.0 - prime_s)
+        # The plant counts travel from its own zero; the drive's position now is prime_steps into it.
+        self._plant_zero = self.position_offset + self.position - prime_steps
+        f = self.board.force
+        self.sensor = ForceSensor(lambda: self.plant.force_n, samples_per_s=self.board.doc["force"]["samples_per_s"],
+                                  counts_per_n=f["counts_per_n"], offset_counts=f["offset_counts"],
+                                  seed=self.seed * 100 + session + 50, first_sample_s=self.t_ms / 1000.0)
+
+    def _prime(self, volume_ul: float, t0_s: float) -> int:
+        """Purge the line to waste before it goes to the patient, as a nurse does after loading a
+        syringe: it takes up the slack of rod, stopper and friction, which would otherwise be a
+        start-up deficit. What is purged does not count as delivered."""
+        plant = self.plant
+        steps = round(plant.syringe.travel_um(volume_ul) / plant.drive.um_per_step) if volume_ul > 0 else 0
+        n = int(PRIME_PUSH_S * 10)
+        for k in range(1, n + 1):
+            plant.advance(t0_s + k * 0.1, steps * k // n)
+        for k in range(1, int(PRIME_SETTLE_S * 10) + 1):
+            plant.advance(t0_s + PRIME_PUSH_S + k * 0.1, steps)
+        self._waste_ul = plant.delivered_ul
+        self._waste_pushed_ul = plant.pushed_ul
+        return steps
+
+    def _known_syringe(self) -> bool:
+        from sim.syringe import load_syringe_table
+
+        return self.rx["syringe"] in load_syringe_table()
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        wall0 = time.perf_counter()
+        course = self.s["course"]
+        end_ms = int(self.s["run"]["end_min"] * 60000)
+        for session in range(course["sessions"]):
+            if session > 0:
+                self._gap(int(course["interval_days"] * 86400000))
+            self._session(session, end_ms)
+        status = self._final_status()
+        self.fw.close()
+        return RunResult(
+            scenario=self.s, runtime=self.runtime, firmware_version=self.firmware_version, seed=self.seed,
+            samples=self.samples, alarms=self.alarms, events=self.operator.events, sessions=self.sessions,
+            final_status=status, delivered_ml=self._delivered_ul() / 1000.0,
+            prescribed_ml=prescribed_volume_ml(self.rx, self.weight_kg) * course["sessions"],
+            prescribed_mg=prescribed_dose_mg(self.rx, self.weight_kg) * course["sessions"],
+            sim_min=self.t_ms / 60000.0, wall_s=time.perf_counter() - wall0, scenario_log=self.scenario_log,
+        )
+
+    def _session(self, session: int, length_ms: int) -> None:
+        self._new_syringe(session)
+        self.session = session
+        self.session_start_ms = self.t_ms
+        self.session_record: dict[str, Any] = {"session": session, "start_min": self.t_ms / 60000.0}
+        self.sessions.append(self.session_record)
+        events = list(self.s.events) if session == 0 else []
+        start_ms = int(self.s["run"]["start_min"] * 60000)
+        started = False
+        sample_ticks = max(1, int(self.s["run"]["sample_s"] * 1000) // self.tick_ms)
+        n = 0
+        while self.t_ms - self.session_start_ms < length_ms:
+            rel = self.t_ms - self.session_start_ms
+            if not started and rel >= start_ms:
+                started = True
+                self.operator.run(op.program_and_start(self.fields, self.rx["confirm_soft_limits"], self.session_record))
+            while events and events[0].at_min * 60000 <= rel:
+                self._apply(events.pop(0))
+            self._tick()
+            n += 1
+            if n % PK_STEP_TICKS == 0:
+                self._advance_patient(PK_STEP_TICKS * self.tick_ms)
+            if n % sample_ticks == 0:
+                self._sample()
+            if self.progress and n % 600 == 0:
+                self.progress(self.t_ms / 60000.0, self._total_min())
+        self.session_record["delivered_ml"] = (self.plant.delivered_ul - self._waste_ul) / 1000.0
+
+    def _total_min(self) -> float:
+        c = self.s["course"]
+        return c["sessions"] * self.s["run"]["end_min"] + (c["sessions"] - 1) * c["interval_days"] * 1440
+
+    def _tick(self) -> None:
+        plant = self.plant
+        t_s = self.t_ms / 1000.0
+        raw = self.sensor.read(t_s)
+        switches = ((SWITCH_SYRINGE if plant.syringe_present else 0) | (SWITCH_PLUNGER if plant.plunger_engaged else 0)
+                    | (SWITCH_END_STOP if plant.at_end_stop else 0))
+        out, tx = self.fw.step(self.tick_ms, raw, self.sensor.sample_count, switches, self.operator.take_output())
+        self.t_ms += self.tick_ms
+        self.position = out.position
+        self.state = out.state
+        if out.state == 3:
+            self._running_ms += self.tick_ms
+        plant.advance(self.t_ms / 1000.0, self.position_offset + out.position - self._plant_zero)
+        if tx:
+            self.operator.feed(tx)
+
+    def _advance_patient(self, dt_ms: int) -> None:
+        delivered = self._delivered_ul()
+        dose_ug = (delivered - self._fed_ul) * self.conc_mg_ml  # uL x mg/mL = ug
+        self._fed_ul = delivered
+        dt_min = dt_ms / 60000.0
+        self.patient.advance(dt_min, dose_ug / dt_min)
+        if self.monitor is not None:
+            for reading in self.monitor.due_readings(self.t_ms / 1000.0):
+                self._last_vitals.update({k.split("_")[0]: int(round(v)) for k, v in reading.values.items()})
+                if {"sbp", "dbp", "hr", "spo2"} <= self._last_vitals.keys():
+                    v = self._last_vitals
+                    self.operator.run(op.command("VITALS", sbp=v["sbp"], dbp=v["dbp"], hr=v["hr"], spo2=v["spo2"]))
+
+    def _delivered_ul(self) -> float:
+        return self._delivered_before_ul + self.plant.delivered_ul - self._waste_ul
+
+    def _gap(self, gap_ms: int) -> None:
+        """Days between sessions: the pump idles, the drug washes out; one exact PK step."""
+        self.patient.advance(gap_ms / 60000.0, 0.0)
+        remaining = gap_ms
+        while remaining > 0:
+            dt = min(remaining, 3600000)
+            out, tx = self.fw.step(dt, self.sensor.read(self.t_ms / 1000.0), self.sensor.sample_count,
+                                   SWITCH_SYRINGE | SWITCH_PLUNGER, self.operator.take_output())
+            self.position = out.position
+            self.t_ms += dt
+            remaining -= dt
+            if tx:
+                self.operator.feed(tx)
+
+    def _sample(self) -> None:
+        plant, pt = self.plant, self.patient
+        v = pt.true_vitals
+        planned = prescribed_volume_ml(self.rx, self.weight_kg) * min(1.0, self._running_ms / (self.rx["duration_min"] * 60000))
+        self.samples.append(Sample(
+            t_min=self.t_ms / 60000.0, session=self.session, state=STATE_NAMES[self.state],
+            steps=self.position_offset + self.position, pushed_ml=(self._pushed_before_ul + plant.pushed_ul - self._waste_pushed_ul) / 1000.0,
+            delivered_ml=self._delivered_ul() / 1000.0, planned_ml=planned + self.session * prescribed_volume_ml(self.rx, self.weight_kg),
+            pressure_mmhg=plant.pressure_mmhg, force_n=plant.force_n, flow_ml_h=plant.flow_ul_h / 1000.0,
+            cp_ng_ml=pt.cp_ng_ml, ce_ng_ml=pt.ce_ng_ml, sbp_mmhg=v.sbp_mmhg, dbp_mmhg=v.dbp_mmhg, hr_bpm=v.hr_bpm,
+            spo2_pct=v.spo2_pct, dissociation=pt.dissociation,
+        ))
+
+    # ---- scenario events ----------------------------------------------------------------------
+    def _apply(self, ev) -> None:
+        self.scenario_log.append({"t_min": self.t_ms / 60000.0, "action": ev.action, **ev.params})
+        p, plant = ev.params, self.plant
+        actions: dict[str, Callable[[], None]] = {
+            "occlude": lambda: plant.occlude(p["resistance_factor"]),
+            "release": plant.release_occlusion,
+            "remove_syringe": plant.remove_syringe,
+            "insert_syringe": lambda: plant.insert_syringe(None if p["fill_ml"] is None else p["fill_ml"] * 1000.0),
+            "disengage_plunger": plant.disengage_plunger,
+            "engage_plunger": plant.engage_plunger,
+            "power_loss": lambda: self._power_loss(p["off_s"]),
+            "pause": lambda: self.operator.run(op.command("PAUSE")),
+            "resume": lambda: self.operator.run(op.command("RESUME")),
+            "acknowledge": lambda: self.operator.run(op.command("ACK")),
+            "stop": lambda: self.operator.run(op.command("STOP")),
+            "hypertension": lambda: self.patient.add_hypertension_episode(
+                self.patient.t_min, p["duration_min"], p["sbp_mmhg"], p["dbp_mmhg"], p["hr_bpm"]),
+            "desaturation": lambda: self.patient.add_desaturation(self.patient.t_min, p["duration_min"], p["drop_pct"]),
+            "force_sensor_fault": lambda: self.sensor.inject_fault(p["kind"]),
+        }
+        actions[ev.action]()
+
+    def _power_loss(self, off_s: float) -> None:
+        """The board loses power: no ticks while off, then it boots again from scratch."""
+        self.fw.close()
+        self.position_offset += self.position
+        self.position = 0
+        off_ms = int(off_s * 1000)
+        t_end = self.t_ms + off_ms
+        while self.t_ms < t_end:
+            self.t_ms += self.tick_ms
+            self.plant.advance(self.t_ms / 1000.0, self.position_offset - self._plant_zero)
+        self.fw = start_firmware(self.runtime, self.s["board"]["name"])
+
+    def _on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("kind") == "alarm":
+            self.alarms.append({"t_min": self.t_ms / 60000.0, "code": ev["value"],
+                                "detail": f"pressure {self.plant.pressure_mmhg:.0f} mmHg, state before {STATE_NAMES[self.state]}"})
+
+    def _final_status(self) -> dict[str, Any]:
+        self.operator.run(op.command("STATUS"))
+        for _ in range(3):
+            self._tick()
+            if self.operator.idle():
+                break
+        ans = self.operator.answers[-1] if self.operator.answers else None
+        return dict(ans.values) if ans is not None and ans.ok and ans.command == "STATUS" else {}
+
+
+def run(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
+        progress: Callable[[float, float], None] | None = None) -> RunResult:
+    return Runner(scenario, runtime, seed, progress).run()

@@ -60,7 +60,8 @@ class MicroPythonFirmware:
         self.version = self._version()
 
     def _version(self) -> str:
-        out = subprocess.run([micropython_path(), "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+        probe = "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"
+        out = subprocess.run([micropython_path(), "-c", probe], capture_output=True, text=True)
         return "micropython " + out.stdout.strip()
 
     def step(self, dt_ms: int, force_raw: int, samples: int, switches: int, rx: bytes):

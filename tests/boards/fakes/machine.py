@@ -1,0 +1,122 @@
+"""A fake of MicroPython's `machine` module for host tests of the board HALs.
+
+Pins remember every value written and read what a test puts in `level` (or asks of `reader`).
+"""
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+
+_state = {"freq": 125_000_000, "reset_cause": PWRON_RESET, "irq_disabled": 0}
+pins: dict = {}
+watchdogs: list = []
+uarts: list = []
+
+
+def reset() -> None:
+    _state.update(freq=125_000_000, reset_cause=PWRON_RESET, irq_disabled=0)
+    pins.clear()
+    watchdogs.clear()
+    uarts.clear()
+
+
+def freq(hz=None):
+    if hz is not None:
+        _state["freq"] = hz
+    return _state["freq"]
+
+
+def reset_cause() -> int:
+    return _state["reset_cause"]
+
+
+def set_reset_cause(cause: int) -> None:
+    _state["reset_cause"] = cause
+
+
+def disable_irq() -> int:
+    _state["irq_disabled"] += 1
+    return 7
+
+
+def enable_irq(state: int) -> None:
+    assert state == 7, "enable_irq must get back what disable_irq returned"
+    _state["irq_disabled"] -= 1
+
+
+def irqs_disabled() -> bool:
+    return _state["irq_disabled"] > 0
+
+
+class Pin:
+    IN, OUT, OPEN_DRAIN = 0, 1, 2
+    PULL_UP, PULL_DOWN = 1, 2
+
+    def __new__(cls, id, mode=-1, pull=-1, *, value=None):
+        pin = pins.get(id)
+        if pin is None:
+            pin = object.__new__(cls)
+            pin.id = id
+            pin.mode = None
+            pin.pull = None
+            pin.level = 0
+            pin.writes = []
+            pin.reads = 0
+            pin.reader = None  # a callable returning the level, for pins a device drives
+            pin.on_write = None
+            pins[id] = pin
+        return pin
+
+    def __init__(self, id, mode=-1, pull=-1, *, value=None) -> None:
+        if mode != -1:
+            self.mode = mode
+        if pull != -1:
+            self.pull = pull
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            self.reads += 1
+            return self.reader() if self.reader is not None else self.level
+        self.level = 1 if v else 0
+        self.writes.append(self.level)
+        if self.on_write is not None:
+            self.on_write(self.level)
+        return None
+
+    def __repr__(self) -> str:
+        return "Pin(%d)" % self.id
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000) -> None:
+        self.timeout = timeout
+        self.feeds = 0
+        watchdogs.append(self)
+
+    def feed(self) -> None:
+        self.feeds += 1
+
+
+class UART:
+    def __init__(self, id, baudrate=9600, **kw) -> None:
+        self.id = id
+        self.baudrate = baudrate
+        self.kw = kw
+        self.rx = bytearray()
+        self.tx = bytearray()
+        uarts.append(self)
+
+    def any(self) -> int:
+        return len(self.rx)
+
+    def readinto(self, buf, nbytes=None):
+        n = min(len(buf), len(self.rx), nbytes if nbytes is not None else len(buf))
+        if n == 0:
+            return None
+        buf[:n] = self.rx[:n]
+        del self.rx[:n]
+        return n
+
+    def write(self, data) -> int:
+        self.tx.extend(data)
+        return len(data)

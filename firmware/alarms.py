@@ -30,6 +30,15 @@ NAMES = {
     RATE_LIMIT: "RATE_LIMIT",
 }
 
+# Warnings: reported, not latched, the motor keeps going.
+NEAR_END = const(101)  # the infusion ends within the configured minutes
+VITALS_STALE = const(102)  # a monitor reported before and has gone quiet
+BACKOFF_DONE = const(103)  # pressure relieved after an occlusion alarm
+
+NAMES[NEAR_END] = "NEAR_END"
+NAMES[VITALS_STALE] = "VITALS_STALE"
+NAMES[BACKOFF_DONE] = "BACKOFF_DONE"
+
 # After these the infusion cannot be resumed; the operator must start again.
 FINAL = (DOSE_OVERRUN, STEP_MISMATCH, RATE_LIMIT)
 

@@ -6,15 +6,25 @@
 
 Operator commands (program, confirm, start, pause, resume, stop, acknowledge) are methods that
 either change state or raise `Rejected` and change nothing. `tick()` runs the motion plan and
-the supervision; it touches hardware only through the HAL given to the constructor and it
-allocates nothing, so a board's loop can run it for hours without a garbage collection pause.
+the supervision (firmware/safety.py); it touches hardware only through the HAL given to the
+constructor and it allocates nothing, so a board's loop can run it for hours without a garbage
+collection pause.
+
+Every alarm is latched: the driver's enable goes off at once and stays off until the operator
+acknowledges, except for the one move an occlusion alarm makes: a back-off of about the volume
+pushed into the blocked line, so it is not released into the patient as a bolus. After a pause,
+an alarm or a back-off the plan catches up at no more than twice the prescribed rate, and never
+faster than the library's hard rate limit.
 """
 
-from firmware import alarms, dosing, events, prescription
+from firmware import alarms, dosing, events, prescription, pressure
 from firmware.compat import const
 from firmware.datafile import data_path, load_json
-from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, Rejected
+from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, NOT_READY, Rejected
+from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
+from firmware.safety import Safety
+from firmware.vitals import VitalsGuard
 
 IDLE = const(0)
 PROGRAMMED = const(1)
@@ -36,7 +46,9 @@ class Controller:
         self.hal = hal
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
         self.occlusion_level = self.limits["occlusion_default"]
-        self.vitals = {}  # latest reported: sbp, dbp, hr, spo2 and t_ms
+        self.vitals_guard = VitalsGuard(self.limits["vitals"])
+        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, hr, spo2
+        self.safety = Safety(self.limits, board)
         self.board = board
         self.library = library
         self.syringes = syringes
@@ -51,6 +63,12 @@ class Controller:
         self.now_ms = self._last_ms
         self._tick_us = board.tick_ms * 1000
         self._min_period_us = 1000000 // board.drive.max_step_rate_hz
+        self._max_steps_per_tick = 1
+        self._near_end_ms = self.limits["near_end_min"] * 60000
+        self._near_end_warned = False
+        self._stale_warned = False
+        self._backoff_target = None  # counter position an occlusion back-off stops at
+        self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
         hal.stepper.enable(False)
 
     # ---- operator commands -------------------------------------------------------------
@@ -74,13 +92,40 @@ class Controller:
 
     def start(self) -> None:
         self._require((PROGRAMMED,), "start")
+        self._require_ready()
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
+        self._max_steps_per_tick = self._rate_cap(p)
+        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+        self.safety.restart()
+        self._near_end_warned = False
         self._origin_count = self.hal.counter.count()
         self._commanded = 0
         self._last_ms = self.hal.clock.now_ms()
         self.hal.stepper.enable(True)
         self._set_state(RUNNING)
+
+    def _rate_cap(self, p) -> int:
+        """Most steps one tick may issue: twice the plan's rate, and within the hard rate limit."""
+        tick = self.board.tick_ms
+        per_tick = (p.total_steps * tick + p.duration_ms - 1) // p.duration_ms
+        cap = 2 * per_tick + 1
+        limit = self.library.profile(p.drug, p.profile).limit("rate_ug_kg_h")
+        if limit is not None:
+            # program rate in ug/kg/h, as a fraction: dose*60/duration or the entered rate
+            if p.mode == DOSE_OVER_DURATION:
+                rate_num, rate_den = p.dose_ug_kg * 60, p.duration_min
+            else:
+                rate_num, rate_den = p.rate_ug_kg_h, 1
+            hard = p.total_steps * limit.hard_max * rate_den * tick // (rate_num * p.duration_ms)
+            if hard < cap:
+                cap = hard if hard > 1 else 1
+        return cap
+
+    def _require_ready(self) -> None:
+        why = self.safety.not_ready(self.hal)
+        if why:
+            raise Rejected(NOT_READY, why, "false" if why != "end_stop" else "true", "syringe loaded, plunger engaged, not empty")
 
     def pause(self) -> None:
         self._require((RUNNING,), "pause")
@@ -91,6 +136,8 @@ class Controller:
         self._require((PAUSED,), "resume")
         if self.plan is None:
             raise Rejected(BAD_STATE, "state", "paused", "an infusion to resume")
+        self._require_ready()
+        self.safety.restart()
         self._last_ms = self.hal.clock.now_ms()
         self.hal.stepper.enable(True)
         self._set_state(RUNNING)
@@ -104,6 +151,7 @@ class Controller:
     def acknowledge(self) -> None:
         self._require((ALARM,), "acknowledge")
         code = self.alarm_code
+        self._end_backoff()
         self.events.push(events.ACK, code, self.now_ms)
         self.alarm_code = 0
         if self.plan is not None and self.plan.done() and self.delivered_steps() >= self.program.total_steps:
@@ -119,6 +167,7 @@ class Controller:
         if level not in levels:
             raise Rejected(BAD_VALUE, "level", level, ",".join(sorted(levels)))
         self.occlusion_level = level
+        self.safety.set_level(levels[level])
         return levels[level]
 
     def report_vitals(self, readings: dict) -> None:
@@ -129,9 +178,10 @@ class Controller:
             v = readings[k]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise Rejected(BAD_VALUE, k, v, "%d..%d" % (lo, hi))
-        for k in readings:
-            self.vitals[k] = readings[k]
-        self.vitals["t_ms"] = self.now_ms
+        code = self.vitals_guard.assess(readings, self.now_ms, self.hal.clock)
+        self._stale_warned = False
+        if code and self.state == RUNNING:
+            self.raise_alarm(code)
 
     # ---- the control loop --------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
@@ -142,17 +192,60 @@ class Controller:
         self.now_ms = now_ms
         if self.state == RUNNING and dt_ms > 0:
             self._drive(dt_ms)
+            self._watch(dt_ms)
+        elif self._backoff_target is not None:
+            self._relieve()
         self._supervise()
 
     def _drive(self, dt_ms: int) -> None:
         target = self.plan.advance(dt_ms)
         due = target - self._commanded
+        if due > self._max_steps_per_tick:
+            due = self._max_steps_per_tick
         if due > 0:
             period_us = self._tick_us // due
             if period_us < self._min_period_us:
                 period_us = self._min_period_us
             self.hal.stepper.move(due, period_us)
-            self._commanded = target
+            self._commanded += due
+
+    def _watch(self, dt_ms: int) -> None:
+        """The interlocks while running, then the warnings."""
+        counted = self.hal.counter.count() - self._origin_count
+        code = self.safety.check(dt_ms, self.hal, self._commanded, counted)
+        if code:
+            self.alarm_force_raw = self.hal.force.raw()
+            self.raise_alarm(code)
+            if code == alarms.OCCLUSION:
+                self._start_backoff(counted)
+            return
+        if not self._near_end_warned and self.plan.remaining_ms() <= self._near_end_ms:
+            self._near_end_warned = True
+            self.events.push(events.WARNING, alarms.NEAR_END, self.now_ms)
+        if not self._stale_warned and self.vitals_guard.stale(self.now_ms, self.hal.clock):
+            self._stale_warned = True
+            self.events.push(events.WARNING, alarms.VITALS_STALE, self.now_ms)
+
+    def _start_backoff(self, counted: int) -> None:
+        n = self.safety.backoff_steps(counted)
+        if n <= 0:
+            return
+        self._backoff_target = self.hal.counter.count() - n
+        self.hal.stepper.enable(True)
+        self.hal.stepper.move(-n, self._min_period_us)
+
+    def _relieve(self) -> None:
+        """Back-off in progress: stop as soon as the counter says the volume is taken back."""
+        if self.hal.counter.count() <= self._backoff_target or self.hal.stepper.pending() == 0:
+            self._end_backoff()
+            self.events.push(events.WARNING, alarms.BACKOFF_DONE, self.now_ms)
+
+    def _end_backoff(self) -> None:
+        if self._backoff_target is not None:
+            self.hal.stepper.halt()
+            self.hal.stepper.enable(False)
+            self._backoff_target = None
+            self._resync_commanded()
 
     def _supervise(self) -> None:
         if self.plan is None or self.state == ALARM:
@@ -165,7 +258,7 @@ class Controller:
             if delivered > total + _OVERRUN_TOLERANCE_STEPS:
                 self.raise_alarm(alarms.DOSE_OVERRUN)
                 return
-            if self.state == RUNNING and self.plan.done():
+            if self.state == RUNNING and self.plan.done() and delivered >= total:
                 self.hal.stepper.enable(False)
                 self._set_state(COMPLETE)
 
@@ -192,6 +285,10 @@ class Controller:
         if self.program is None:
             return 0
         return dosing.steps_to_nl(self.delivered_steps(), self.program.inner_diameter_um, self.board.drive)
+
+    def pressure_mmhg(self, raw=None) -> int:
+        """Line pressure from the load cell through the program's syringe (reporting only)."""
+        return self.safety.pressure_mmhg(self.hal.force.raw() if raw is None else raw)
 
     def force_mn(self) -> int:
         """Plunger force from the load cell, with the board's calibration (reporting only)."""

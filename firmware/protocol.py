@@ -259,7 +259,7 @@ def _reorder(ev):
 def _event_value(kind: int, value: int) -> str:
     if kind == events.STATE:
         return STATE_NAMES[value]
-    if kind in (events.ALARM, events.ACK):
+    if kind in (events.ALARM, events.ACK, events.WARNING):
         return alarms.name(value)
     return str(value)
 

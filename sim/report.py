@@ -44,6 +44,9 @@ def summary(r: RunResult, outputs: dict[str, str]) -> dict[str, Any]:
         "ce_peak_ng_ml": round(max((x.ce_ng_ml for x in s), default=0.0), 2),
         "sbp_peak_mmhg": round(max((x.sbp_mmhg for x in s), default=0.0), 1),
         "hr_peak_bpm": round(max((x.hr_bpm for x in s), default=0.0), 1),
+        "time_to_alarm_s": r.safety.get("time_to_alarm_s"),
+        "alarm_pressure_mmhg": r.safety.get("alarm_pressure_mmhg"),
+        "bolus_after_release_ml": r.safety.get("bolus_after_release_ml"),
         "sim_duration_min": round(r.sim_min, 3),
         "wall_s": round(r.wall_s, 3),
         "realtime_factor": round(r.sim_min * 60.0 / r.wall_s, 1) if r.wall_s > 0 else None,
@@ -76,6 +79,9 @@ def check_expectations(expect: dict[str, Any], summary_: dict[str, Any]) -> dict
         elif key == "no_alarms":
             got = [a["code"] for a in summary_["alarms"]]
             ok = (not got) == bool(want)
+        elif key in ("max_time_to_alarm_s", "max_bolus_after_release_ml"):
+            got = summary_[key[4:]]
+            ok = got is not None and got <= want
         elif key == "max_abs_volume_error_pct":
             got = summary_["volume_error_pct"]
             ok = got is not None and abs(got) <= want
@@ -167,7 +173,9 @@ def human(summary_: dict[str, Any]) -> str:
         f"  pump reported {s['pump_reported_volume_ml']} mL",
         f"  Cp peak {s['cp_peak_ng_ml']} ng/mL at {s['t_cp_peak_min']} min; Ce peak {s['ce_peak_ng_ml']} ng/mL; "
         f"SBP peak {s['sbp_peak_mmhg']} mmHg; HR peak {s['hr_peak_bpm']} bpm",
-        f"  alarms: {', '.join(a['code'] + ' at ' + format(a['t_min'], '.1f') + ' min' for a in s['alarms']) or 'none'}",
+        f"  alarms: {', '.join(a['code'] + ' at ' + format(a['t_min'], '.1f') + ' min' for a in s['alarms']) or 'none'}"
+        + (f"; {s['time_to_alarm_s']} s from the fault, line at {s['alarm_pressure_mmhg']} mmHg" if s["time_to_alarm_s"] is not None else "")
+        + (f"; bolus after release {s['bolus_after_release_ml']} mL" if s["bolus_after_release_ml"] is not None else ""),
         f"  {s['sim_duration_min']:.0f} simulated min in {s['wall_s']:.2f} s wall ({s['realtime_factor']}x real time)",
     ]
     failed = [k for k, v in s["expectations"].items() if not v["ok"]]

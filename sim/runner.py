@@ -26,6 +26,9 @@ from sim.scenario import Scenario
 from sim.vitals_monitor import VitalsMonitor
 
 PK_STEP_TICKS = 10  # patient and monitor advance every 10 ticks (1 s)
+FAULT_ACTIONS = ("occlude", "remove_syringe", "disengage_plunger", "power_loss", "hypertension", "desaturation",
+                 "force_sensor_fault")
+BOLUS_WINDOW_MS = 120000  # what flows in the 2 min after an occlusion is released
 PRIME_PUSH_S = 10.0  # the purge before connecting the line
 PRIME_SETTLE_S = 20.0
 
@@ -68,6 +71,7 @@ class RunResult:
     sim_min: float
     wall_s: float
     scenario_log: list[dict[str, Any]] = field(default_factory=list)
+    safety: dict[str, Any] = field(default_factory=dict)
 
 
 def make_patient(s: Scenario, seed: int) -> Patient:
@@ -116,6 +120,9 @@ class Runner:
         self._running_ms = 0
         self._last_vitals: dict[str, int] = {}
         self._fed_ul = 0.0  # delivered volume already given to the patient model
+        self.safety: dict[str, Any] = {}  # fault -> alarm timing, pressure at alarm, release bolus
+        self._fault_ms: int | None = None
+        self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
         self.fw = start_firmware(self.runtime, scenario["board"]["name"])
         self.firmware_version = self.fw.version
 
@@ -177,6 +184,7 @@ class Runner:
             prescribed_ml=prescribed_volume_ml(self.rx, self.weight_kg) * course["sessions"],
             prescribed_mg=prescribed_dose_mg(self.rx, self.weight_kg) * course["sessions"],
             sim_min=self.t_ms / 60000.0, wall_s=time.perf_counter() - wall0, scenario_log=self.scenario_log,
+            safety=self.safety,
         )
 
     def _session(self, session: int, length_ms: int) -> None:
@@ -201,6 +209,7 @@ class Runner:
             n += 1
             if n % PK_STEP_TICKS == 0:
                 self._advance_patient(PK_STEP_TICKS * self.tick_ms)
+                self._measure_bolus()
             if n % sample_ticks == 0:
                 self._sample()
             if self.progress and n % 600 == 0:
@@ -271,8 +280,24 @@ class Runner:
         ))
 
     # ---- scenario events ----------------------------------------------------------------------
+    def _measure_bolus(self) -> None:
+        """After a release: what reached the patient beyond what the pump meant to give."""
+        if self._release is None:
+            return
+        t0, delivered0, running0 = self._release
+        if self.t_ms - t0 >= BOLUS_WINDOW_MS:
+            planned_ul = prescribed_volume_ml(self.rx, self.weight_kg) * 1000.0 * (self._running_ms - running0) / (self.rx["duration_min"] * 60000)
+            self.safety["bolus_after_release_ml"] = round((self._delivered_ul() - delivered0 - planned_ul) / 1000.0, 4)
+            self._release = None
+
     def _apply(self, ev) -> None:
         self.scenario_log.append({"t_min": self.t_ms / 60000.0, "action": ev.action, **ev.params})
+        if ev.action in FAULT_ACTIONS and self._fault_ms is None:
+            self._fault_ms = self.t_ms
+            self.safety["fault"] = ev.action
+            self.safety["fault_t_min"] = self.t_ms / 60000.0
+        if ev.action == "release":
+            self._release = (self.t_ms, self._delivered_ul(), self._running_ms)
         p, plant = ev.params, self.plant
         actions: dict[str, Callable[[], None]] = {
             "occlude": lambda: plant.occlude(p["resistance_factor"]),
@@ -308,7 +333,11 @@ class Runner:
     def _on_event(self, ev: dict[str, Any]) -> None:
         if ev.get("kind") == "alarm":
             self.alarms.append({"t_min": self.t_ms / 60000.0, "code": ev["value"],
-                                "detail": f"pressure {self.plant.pressure_mmhg:.0f} mmHg, state before {STATE_NAMES[self.state]}"})
+                                "detail": f"line pressure {self.plant.pressure_mmhg:.0f} mmHg, state before {STATE_NAMES[self.state]}"})
+            if self._fault_ms is not None and "time_to_alarm_s" not in self.safety:
+                self.safety["time_to_alarm_s"] = round((self.t_ms - self._fault_ms) / 1000.0, 1)
+                self.safety["alarm_pressure_mmhg"] = round(self.plant.pressure_mmhg, 1)
+                self.safety["alarm_code"] = ev["value"]
 
     def _final_status(self) -> dict[str, Any]:
         self.operator.run(op.command("STATUS"))

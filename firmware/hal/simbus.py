@@ -39,6 +39,7 @@ class SimBusBoard:
     def __init__(self, board_json: str, start_ms: int = 0) -> None:
         self.board = Board(load_json(board_json))
         self.vb = VirtualBoard(start_ms)
+        self.vb.auto_force = False  # the plant's load cell comes over the bus
         self.controller = Controller(self.vb.hal, self.board, DrugLibrary.load(), SyringeTable.load())
         self.protocol = Protocol(self.controller, self.vb.link, self.board.telemetry_ms)
 

@@ -186,6 +186,12 @@ class VirtualBoard:
     """All the virtual hardware, plus `advance()` to move simulated time."""
 
     def __init__(self, start_ms: int = 0, storage=None) -> None:
+        # Without a plant the load cell reads a steady friction force with a little noise at
+        # 80 samples/s; the sim bus turns this off and reports the plant's sensor instead.
+        self.auto_force = True
+        self.force_counts = 12600  # 3 N at 4200 counts/N
+        self._noise = 12345
+        self._next_sample_ms = 0
         self.clock = VirtualClock(start_ms)
         self.stepper = VirtualStepper()
         self.counter = VirtualCounter(self.stepper)
@@ -199,6 +205,11 @@ class VirtualBoard:
     def advance(self, delta_ms: int) -> None:
         self.clock.advance(delta_ms)
         self.stepper.run_until(self.clock.elapsed_ms * 1000)
+        if self.auto_force:
+            while self._next_sample_ms <= self.clock.elapsed_ms:
+                self._next_sample_ms += 12  # 80 samples/s, near enough
+                self._noise = (1103515245 * self._noise + 12345) & 0x7FFFFFFF
+                self.force.set(self.force_counts + (self._noise >> 16) % 41 - 20)
 
 
 def build(board) -> Hal:

@@ -41,6 +41,7 @@ class VirtualStepper:
         self._due_us = 0  # time of the next step, in unwrapped us
         self._now_us = 0
         self.runaway_steps = 0  # fault injection: a broken generator bursts this many extra steps
+        self.stalled = False  # fault injection: the motor stalls (no steps reach the STEP line)
 
     def enable(self, on: bool) -> None:
         self.enabled = on
@@ -66,7 +67,7 @@ class VirtualStepper:
             # Faster than any control tick can watch: only a hardware-level stop bounds it.
             self.position += self.runaway_steps
             self.runaway_steps = 0
-        if self._remaining == 0 or not self.enabled or now_us < self._due_us:
+        if self._remaining == 0 or not self.enabled or now_us < self._due_us or self.stalled:
             return
         n = (now_us - self._due_us) // self._period_us + 1
         left = self._remaining if self._remaining > 0 else -self._remaining

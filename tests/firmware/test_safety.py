@@ -1,0 +1,260 @@
+"""Interlocks while running: every one stops the motor and latches (both interpreters)."""
+
+from firmware import alarms, errors
+from firmware.controller import ALARM, COMPLETE, PAUSED, PROGRAMMED, RUNNING
+from firmware.errors import Rejected
+from tests.firmware.checks import raises
+from tests.firmware.fixtures import controller, run_until_state, standard_rx
+
+MIN = 60000
+
+
+def _running(minutes=5, rx=None):
+    vb, ctl = controller()
+    ctl.program_prescription(rx or standard_rx())
+    ctl.start()
+    run_until_state(vb, ctl, (), minutes * MIN)
+    assert ctl.state == RUNNING
+    return vb, ctl
+
+
+def _latched(vb, ctl, code, within_ms):
+    used = run_until_state(vb, ctl, (ALARM,), within_ms)
+    assert ctl.state == ALARM and ctl.alarm_code == code, (ctl.state, ctl.alarm_code)
+    held = ctl.delivered_steps()
+    run_until_state(vb, ctl, (), 30000)
+    assert ctl.state == ALARM and not vb.stepper.enabled and ctl.delivered_steps() == held
+    return used
+
+
+def test_start_refused_without_a_ready_syringe():
+    """No syringe, a loose plunger or an empty syringe: START is refused and nothing moves."""
+    vb, ctl = controller()
+    ctl.program_prescription(standard_rx())
+    for attr, value, field in (("syringe", False, "syringe_present"), ("plunger", False, "plunger_engaged"),
+                               ("end_stop", True, "end_stop")):
+        setattr(vb.switches, attr, value)
+        e = raises(Rejected, ctl.start)
+        assert e.code == errors.NOT_READY and e.field == field and ctl.state == PROGRAMMED
+        setattr(vb.switches, attr, not value)
+    ctl.start()
+    assert ctl.state == RUNNING
+
+
+def test_syringe_removed_while_running():
+    """Taking the syringe out latches SYRINGE_REMOVED within a tick."""
+    vb, ctl = _running()
+    vb.switches.syringe = False
+    assert _latched(vb, ctl, alarms.SYRINGE_REMOVED, 1000) <= 100
+
+
+def test_plunger_disengaged_while_running():
+    """A loose plunger (free-flow hazard) latches PLUNGER_DISENGAGED."""
+    vb, ctl = _running()
+    vb.switches.plunger = False
+    _latched(vb, ctl, alarms.PLUNGER_DISENGAGED, 1000)
+
+
+def test_syringe_empty_from_the_end_stop():
+    """The plunger at the empty end latches SYRINGE_EMPTY."""
+    vb, ctl = _running()
+    vb.switches.end_stop = True
+    _latched(vb, ctl, alarms.SYRINGE_EMPTY, 1000)
+
+
+def test_force_sensor_silent():
+    """No new load-cell conversions for a second: FORCE_SENSOR."""
+    vb, ctl = _running()
+    vb.auto_force = False
+    used = _latched(vb, ctl, alarms.FORCE_SENSOR, 5000)
+    assert 900 <= used <= 1200
+
+
+def test_force_sensor_stuck():
+    """The same raw value sample after sample: FORCE_SENSOR."""
+    vb, ctl = _running()
+    vb.auto_force = False
+    for _ in range(100):
+        vb.advance(12)
+        vb.force.set(12600)
+        ctl.tick(vb.clock.now_ms())
+        if ctl.state == ALARM:
+            break
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.FORCE_SENSOR and not vb.stepper.enabled
+
+
+def test_force_sensor_out_of_range():
+    """A saturated reading is a sensor fault, not an occlusion."""
+    vb, ctl = _running()
+    vb.auto_force = False
+    vb.force.set(8388607)
+    vb.advance(100)
+    ctl.tick(vb.clock.now_ms())
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.FORCE_SENSOR
+
+
+def test_stall_is_a_step_mismatch():
+    """Commanded steps that never reach the STEP line: STEP_MISMATCH, which cannot be resumed."""
+    vb, ctl = _running(rx=standard_rx(conc_ug_ml=1000))  # 52.5 mL/h: ~10 steps per tick
+    vb.stepper.stalled = True
+    _latched(vb, ctl, alarms.STEP_MISMATCH, 20000)
+    ctl.acknowledge()
+    assert ctl.program is not None and ctl.state != PAUSED
+
+
+def _ramp_force(vb, ctl, counts_per_tick, limit_ms):
+    t = 0
+    while ctl.state == RUNNING and t < limit_ms:
+        vb.force_counts += counts_per_tick
+        vb.advance(100)
+        ctl.tick(vb.clock.now_ms())
+        t += 100
+    return t
+
+
+def test_occlusion_trend_alarms_early_and_backs_off():
+    """A steady force rise while stepping: OCCLUSION well before the pressure level, then a
+    back-off of about what went into the line since the rise began, and the motor off."""
+    vb, ctl = _running(minutes=3)
+    before = vb.counter.count()
+    used = _ramp_force(vb, ctl, 40, 30 * MIN)  # ~0.1 N/s
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.OCCLUSION
+    at_alarm = ctl.delivered_steps()
+    pushed_since_rise = vb.counter.count() - before
+    run_until_state(vb, ctl, (), 10000)
+    backed = at_alarm - ctl.delivered_steps()
+    assert 0 < backed <= pushed_since_rise
+    assert not vb.stepper.enabled
+    level_counts = ctl.safety.occlusion.threshold_counts
+    assert vb.force_counts - 12600 < level_counts  # alarmed before the plain pressure level
+    assert used < 120000
+
+
+def test_occlusion_threshold_alarms_on_a_jump():
+    """A force above the pressure level on two samples in a row: OCCLUSION at once."""
+    vb, ctl = _running()
+    vb.force_counts = 12600 + ctl.safety.occlusion.threshold_counts + 1000
+    used = run_until_state(vb, ctl, (ALARM,), 2000)
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.OCCLUSION and used <= 200
+    run_until_state(vb, ctl, (), 5000)  # the back-off (if any) ends and the motor stays off
+    held = ctl.delivered_steps()
+    run_until_state(vb, ctl, (), 30000)
+    assert not vb.stepper.enabled and ctl.delivered_steps() == held
+
+
+def test_higher_level_raises_the_threshold():
+    """Choosing the high level while running moves the threshold up."""
+    vb, ctl = _running()
+    medium = ctl.safety.occlusion.threshold_counts
+    ctl.set_occlusion_level("high")
+    high = ctl.safety.occlusion.threshold_counts
+    assert abs(high * 500 // 750 - medium) <= 5 and high > medium
+
+
+def test_acknowledged_occlusion_resumes_and_completes():
+    """After relief, ack and resume, the infusion completes with exactly the total."""
+    vb, ctl = _running(minutes=3)
+    _ramp_force(vb, ctl, 40, 30 * MIN)
+    run_until_state(vb, ctl, (), 10000)
+    vb.force_counts = 12600
+    ctl.acknowledge()
+    assert ctl.state == PAUSED
+    ctl.resume()
+    run_until_state(vb, ctl, (COMPLETE,), 60 * MIN)
+    assert ctl.state == COMPLETE and ctl.delivered_steps() == ctl.program.total_steps
+
+
+def test_catch_up_never_exceeds_twice_the_rate():
+    """Steps re-issued after a back-off come at most at twice the plan's rate per tick."""
+    vb, ctl = _running(minutes=3)
+    _ramp_force(vb, ctl, 40, 30 * MIN)
+    run_until_state(vb, ctl, (), 10000)
+    vb.force_counts = 12600
+    ctl.acknowledge()
+    ctl.resume()
+    p = ctl.program
+    per_tick = (p.total_steps * 100 + p.duration_ms - 1) // p.duration_ms
+    last = vb.counter.count()
+    for _ in range(600):
+        vb.advance(100)
+        ctl.tick(vb.clock.now_ms())
+        now = vb.counter.count()
+        assert now - last <= 2 * per_tick + 2
+        last = now
+
+
+def _vitals(ctl, vb, minutes_between, readings):
+    for r in readings:
+        ctl.report_vitals(r)
+        run_until_state(vb, ctl, (), minutes_between * MIN)
+
+
+def test_high_bp_twice_five_minutes_apart_pauses():
+    """SBP 185 once is noted; still 185 five minutes later: VITALS alarm, then a pause."""
+    vb, ctl = _running()
+    ctl.report_vitals({"sbp": 185, "dbp": 95, "hr": 80, "spo2": 97})
+    assert ctl.state == RUNNING
+    run_until_state(vb, ctl, (), 5 * MIN)
+    ctl.report_vitals({"sbp": 186, "dbp": 96, "hr": 80, "spo2": 97})
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.VITALS and not vb.stepper.enabled
+    ctl.acknowledge()
+    assert ctl.state == PAUSED  # resumed only by the operator
+
+
+def test_bp_back_to_normal_resets_the_confirmation():
+    """185, then 150, then 185 five minutes after the first: no alarm yet."""
+    vb, ctl = _running()
+    _vitals(ctl, vb, 2.5, [{"sbp": 185}, {"sbp": 150}])
+    ctl.report_vitals({"sbp": 185})
+    assert ctl.state == RUNNING
+
+
+def test_immediate_vitals_criteria():
+    """205/100 once, or SpO2 85 %, alarms at once."""
+    for reading in ({"sbp": 205, "dbp": 100}, {"sbp": 120, "dbp": 80, "spo2": 85}, {"dbp": 121}):
+        vb, ctl = _running(minutes=2)
+        ctl.report_vitals(reading)
+        assert ctl.state == ALARM and ctl.alarm_code == alarms.VITALS, reading
+
+
+def test_heart_rate_sustained():
+    """HR 125 for five minutes alarms; for four it does not."""
+    vb, ctl = _running()
+    _vitals(ctl, vb, 1, [{"hr": 125}] * 5)
+    assert ctl.state == RUNNING
+    ctl.report_vitals({"hr": 126})
+    assert ctl.state == ALARM
+
+
+def test_vitals_outside_plausible_ranges_are_refused():
+    """A reading of SBP 900 is refused and changes nothing."""
+    vb, ctl = _running()
+    e = raises(Rejected, ctl.report_vitals, {"sbp": 900})
+    assert e.field == "sbp" and ctl.state == RUNNING
+
+
+def _warnings(ctl):
+    out = []
+    while len(ctl.events):
+        kind, value, _ = ctl.events.pop()
+        if kind == 4:
+            out.append(value)
+    return out
+
+
+def test_near_end_warning_once():
+    """Five minutes before the end one NEAR_END warning; the motor keeps going."""
+    vb, ctl = _running(minutes=1)
+    run_until_state(vb, ctl, (), 33 * MIN)
+    assert _warnings(ctl) == []
+    run_until_state(vb, ctl, (), 2 * MIN)
+    assert _warnings(ctl) == [alarms.NEAR_END] and ctl.state == RUNNING
+
+
+def test_stale_vitals_warn_without_stopping():
+    """A monitor that reported and then went quiet for 10 min: one warning, infusion continues."""
+    vb, ctl = _running(minutes=1)
+    ctl.report_vitals({"sbp": 120, "dbp": 80, "hr": 70, "spo2": 98})
+    _warnings(ctl)
+    run_until_state(vb, ctl, (), 11 * MIN)
+    assert _warnings(ctl) == [alarms.VITALS_STALE] and ctl.state == RUNNING

@@ -126,7 +126,7 @@ class Protocol:
         try:
             pairs = getattr(self, "_cmd_" + cmd.lower())(kv)
         except Rejected as e:
-            return self._err_line(tag, e.code, e.field, _clean(str(e.value)), _clean(e.allowed))
+            return self._err_line(tag, e.code, e.field, str(e.value), e.allowed)
         return frames.seal("%s OK %s %s" % (tag, cmd, frames.format_pairs(pairs)))
 
     def _only(self, kv: dict, allowed: tuple) -> None:
@@ -151,7 +151,9 @@ class Protocol:
                 ("steps", c.delivered_steps()), ("total_steps", p.total_steps if p else 0),
                 ("delivered_nl", c.delivered_nl()), ("volume_nl", p.volume_nl if p else 0),
                 ("rate_nl_h", p.rate_nl_h if p else 0), ("remaining_ms", c.plan.remaining_ms() if c.plan else (p.duration_ms if p else 0)),
-                ("force_mn", c.force_mn()), ("occlusion", c.occlusion_level))
+                ("force_mn", c.force_mn()), ("pressure_mmhg", c.pressure_mmhg()),
+                ("alarm_pressure_mmhg", c.pressure_mmhg(c.alarm_force_raw) if c.alarm_code else 0),
+                ("occlusion", c.occlusion_level))
 
     def _cmd_stats(self, kv):
         return tuple([(k, self.stats[k]) for k in STAT_KEYS])
@@ -222,7 +224,7 @@ class Protocol:
     # ---- output ------------------------------------------------------------------------
     def _err_line(self, tag: str, code: str, field: str, value: str, allowed: str) -> bytes:
         self.stats["rejected"] += 1
-        return frames.seal("%s ERR %s field=%s value=%s allowed=%s" % (tag, code, field, _clean(str(value)) or "-", _clean(allowed) or "-"))
+        return frames.seal("%s ERR %s field=%s value=%s allowed=%s" % (tag, code, field, _clean(str(value)) or "-", _clean(allowed, 120) or "-"))
 
     def _error(self, seq, code, field, value, allowed, stat) -> None:
         self.stats[stat] += 1
@@ -264,9 +266,9 @@ def _event_value(kind: int, value: int) -> str:
     return str(value)
 
 
-def _clean(text: str) -> str:
-    """Values echoed back must not break the line format."""
+def _clean(text: str, limit: int = 60) -> str:
+    """Values echoed back must not break the line format (nor grow it without bound)."""
     out = []
-    for ch in text:
+    for ch in text[:limit]:
         out.append(ch if "!" <= ch <= "~" and ch != "*" else "?")
-    return "".join(out)[:60]
+    return "".join(out)

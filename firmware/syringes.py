@@ -35,5 +35,13 @@ class SyringeTable:
     def get(self, syringe_id: str) -> Syringe:
         s = self._by_id.get(syringe_id)
         if s is None:
-            raise Rejected(UNKNOWN_SYRINGE, "syringe", syringe_id, ",".join(self.ids()))
+            raise Rejected(UNKNOWN_SYRINGE, "syringe", syringe_id, self.choices())
         return s
+
+    def choices(self) -> str:
+        """The ids, compactly: "bd_plastipak_5/10/20/30/50,..." (fits on one protocol line)."""
+        sizes = {}
+        for i in self.ids():
+            make, _, size = i.rpartition("_")
+            sizes.setdefault(make, []).append(int(size))
+        return ",".join(["%s_%s" % (m, "/".join([str(n) for n in sorted(sizes[m])])) for m in sorted(sizes)])

@@ -12,7 +12,7 @@ def main(argv: list[str]) -> int:
     commands = {
         "virtual": "hil.virtual_board",
         "accuracy": "hil.accuracy",
-        "run": "hil.acceptance",
+        "run": "hil.run",
     }
     if not argv or argv[0] not in commands:
         print(__doc__.strip(), file=sys.stderr)

@@ -49,8 +49,12 @@ class ConstantPlant:
 class VirtualBoard:
     """Firmware + plant + pty, stepped in lockstep; `serve_forever()` or `start()` in a thread."""
 
-    def __init__(self, runtime: str = "micropython", plant=None, speed: float = 0.0, tick_ms: int = 100, board: str = "VIRTUAL") -> None:
-        self.firmware = start_firmware(runtime, board)
+    def __init__(self, runtime: str = "micropython", plant=None, speed: float = 0.0, tick_ms: int = 100,
+                 board: str = "VIRTUAL", storage_dir=None) -> None:
+        self.runtime = runtime
+        self.board = board
+        self.storage_dir = storage_dir
+        self.firmware = start_firmware(runtime, board, storage_dir)
         self.plant = plant if plant is not None else ConstantPlant()
         self.link = PtyLink()
         self.port = self.link.path
@@ -59,11 +63,16 @@ class VirtualBoard:
         self.t_ms = 0
         self.outputs = BoardOutputs(0, False, 0)
         self.corrupt_answers = 0  # fault injection: damage this many answer lines on the way out
+        self._power_cut_s = None
+        self._power_restored = threading.Event()
+        self._between_ticks: list = []
         self._stop = threading.Event()
         self._thread = None
         self.error = None
 
     def tick(self) -> BoardOutputs:
+        if self._power_cut_s is not None:
+            self._power_cycle_now()
         plant = self.plant
         rx = self.link.read_available()
         self.outputs, tx = self.firmware.step(self.tick_ms, plant.force_raw, plant.samples, plant.switches, rx)
@@ -75,6 +84,30 @@ class VirtualBoard:
         plant.advance(self.tick_ms, self.outputs.position)
         return self.outputs
 
+    def power_cycle(self, off_s: float, timeout_s: float = 30.0) -> None:
+        """Cut the board's power for off_s of simulated time, then boot it again (from the serving
+        thread, between ticks). What the firmware keeps is what its storage kept."""
+        self._power_restored.clear()
+        self._power_cut_s = off_s
+        if self._thread is None:
+            self.tick()
+        elif not self._power_restored.wait(timeout_s):
+            raise TimeoutError("the virtual board did not come back from the power cut")
+
+    def _power_cycle_now(self) -> None:
+        off_ms = int(self._power_cut_s * 1000)
+        self.firmware.close()
+        for _ in range(off_ms // self.tick_ms):
+            self.link.read_available()  # bytes sent to an unpowered board are lost
+            self.t_ms += self.tick_ms
+            self.plant.advance(self.tick_ms, self.outputs.position)
+        self.firmware = start_firmware(self.runtime, self.board, self.storage_dir)
+        if hasattr(self.plant, "rebase"):
+            self.plant.rebase(0)  # the new firmware's STEP counter starts at zero
+        self.outputs = BoardOutputs(0, False, 0)
+        self._power_cut_s = None
+        self._power_restored.set()
+
     def _corrupt_first_answer(self, tx: bytes) -> bytes:
         lines = tx.splitlines(keepends=True)
         for i, line in enumerate(lines):
@@ -84,13 +117,42 @@ class VirtualBoard:
                 break
         return b"".join(lines)
 
+    def set_speed(self, speed: float) -> None:
+        """Change the pace from now on (pacing is measured from this moment)."""
+        self._pace_from = (time.monotonic(), self.t_ms)
+        self.speed = speed
+
+    def pause_then(self, action, timeout_s: float = 10.0) -> None:
+        """Run `action` in the serving thread between two ticks (e.g. to swap the plant's syringe)."""
+        if self._thread is None:
+            action()
+            return
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def guarded():
+            try:
+                action()
+            except Exception as e:  # handed back to the caller, the board keeps serving
+                failure.append(e)
+
+        self._between_ticks.append((guarded, done))
+        if not done.wait(timeout_s):
+            raise TimeoutError("the virtual board did not run the requested action")
+        if failure:
+            raise failure[0]
+
     def serve_forever(self) -> None:
-        wall0 = time.monotonic()
-        sim0 = self.t_ms
+        self._pace_from = (time.monotonic(), self.t_ms)
         try:
             while not self._stop.is_set():
+                while self._between_ticks:
+                    action, done = self._between_ticks.pop(0)
+                    action()
+                    done.set()
                 self.tick()
                 if self.speed > 0:
+                    wall0, sim0 = self._pace_from
                     ahead_s = (self.t_ms - sim0) / 1000 / self.speed - (time.monotonic() - wall0)
                     if ahead_s > 0:
                         # Wake early if the host writes, so answers are not held back a whole tick.

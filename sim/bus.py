@@ -52,9 +52,10 @@ class MicroPythonFirmware:
 
     runtime = "micropython"
 
-    def __init__(self, board_json: Path) -> None:
+    def __init__(self, board_json: Path, storage_dir: Path | None = None) -> None:
+        args = [str(board_json)] + ([str(storage_dir)] if storage_dir is not None else [])
         self.proc = subprocess.Popen(
-            [micropython_path(), "-m", "firmware.hal.simbus", str(board_json)],
+            [micropython_path(), "-m", "firmware.hal.simbus", *args],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         self.version = self._version()
@@ -92,10 +93,10 @@ class InProcessFirmware:
 
     runtime = "cpython"
 
-    def __init__(self, board_json: Path) -> None:
+    def __init__(self, board_json: Path, storage_dir: Path | None = None) -> None:
         from firmware.hal.simbus import SimBusBoard
 
-        self.bus = SimBusBoard(str(board_json))
+        self.bus = SimBusBoard(str(board_json), storage_dir=None if storage_dir is None else str(storage_dir))
         self.version = "cpython " + sys.version.split()[0]
 
     def step(self, dt_ms: int, force_raw: int, samples: int, switches: int, rx: bytes):
@@ -107,12 +108,15 @@ class InProcessFirmware:
         pass
 
 
-def start_firmware(runtime: str, board: str = "VIRTUAL"):
+def start_firmware(runtime: str, board: str = "VIRTUAL", storage_dir: Path | None = None):
+    """The firmware in `runtime`, with its flash in storage_dir (kept across power cycles) or in RAM."""
     board_json = ROOT / "boards" / board / "board.json"
     if not board_json.exists():
         raise FileNotFoundError(f"no board definition {board_json.relative_to(ROOT)}")
+    if storage_dir is not None:
+        Path(storage_dir).mkdir(parents=True, exist_ok=True)
     if runtime == "micropython":
-        return MicroPythonFirmware(board_json)
+        return MicroPythonFirmware(board_json, storage_dir)
     if runtime == "cpython":
-        return InProcessFirmware(board_json)
+        return InProcessFirmware(board_json, storage_dir)
     raise ValueError(f"runtime {runtime!r}: choose micropython or cpython")

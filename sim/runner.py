@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from firmware.board import Board
 from sim import operator as op
+from sim import priming
 from sim.bus import SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE, STATE_NAMES, start_firmware
 from sim.force_sensor import ForceSensor
 from sim.patient import Patient, population_table, typical
@@ -29,8 +30,6 @@ PK_STEP_TICKS = 10  # patient and monitor advance every 10 ticks (1 s)
 FAULT_ACTIONS = ("occlude", "remove_syringe", "disengage_plunger", "power_loss", "hypertension", "desaturation",
                  "force_sensor_fault")
 BOLUS_WINDOW_MS = 120000  # what flows in the 2 min after an occlusion is released
-PRIME_PUSH_S = 10.0  # the purge before connecting the line
-PRIME_SETTLE_S = 20.0
 
 
 @dataclass
@@ -133,33 +132,20 @@ class Runner:
             self._delivered_before_ul += self.plant.delivered_ul - self._waste_ul
             self._pushed_before_ul += self.plant.pushed_ul - self._waste_pushed_ul
         fill_ml = self.s["syringe"]["fill_ml"]
-        prime_s = PRIME_PUSH_S + PRIME_SETTLE_S
+        prime_s = priming.DURATION_S
         self.plant = Plant(self.rx["syringe"] if self._known_syringe() else "bd_plastipak_50",
                            drive=DriveTrain.from_board(self.s["board"]["name"]),
                            fill_ul=None if fill_ml is None else float(fill_ml) * 1000.0,
                            seed=self.seed * 100 + session, t0_s=self.t_ms / 1000.0 - prime_s)
-        prime_steps = self._prime(float(self.s["syringe"]["prime_ml"]) * 1000.0, self.t_ms / 1000.0 - prime_s)
+        prime_steps = priming.prime(self.plant, float(self.s["syringe"]["prime_ml"]) * 1000.0, self.t_ms / 1000.0 - prime_s)
+        self._waste_ul = self.plant.delivered_ul
+        self._waste_pushed_ul = self.plant.pushed_ul
         # The plant counts travel from its own zero; the drive's position now is prime_steps into it.
         self._plant_zero = self.position_offset + self.position - prime_steps
         f = self.board.force
         self.sensor = ForceSensor(lambda: self.plant.force_n, samples_per_s=self.board.doc["force"]["samples_per_s"],
                                   counts_per_n=f["counts_per_n"], offset_counts=f["offset_counts"],
                                   seed=self.seed * 100 + session + 50, first_sample_s=self.t_ms / 1000.0)
-
-    def _prime(self, volume_ul: float, t0_s: float) -> int:
-        """Purge the line to waste before it goes to the patient, as a nurse does after loading a
-        syringe: it takes up the slack of rod, stopper and friction, which would otherwise be a
-        start-up deficit. What is purged does not count as delivered."""
-        plant = self.plant
-        steps = round(plant.syringe.travel_um(volume_ul) / plant.drive.um_per_step) if volume_ul > 0 else 0
-        n = int(PRIME_PUSH_S * 10)
-        for k in range(1, n + 1):
-            plant.advance(t0_s + k * 0.1, steps * k // n)
-        for k in range(1, int(PRIME_SETTLE_S * 10) + 1):
-            plant.advance(t0_s + PRIME_PUSH_S + k * 0.1, steps)
-        self._waste_ul = plant.delivered_ul
-        self._waste_pushed_ul = plant.pushed_ul
-        return steps
 
     def _known_syringe(self) -> bool:
         from sim.syringe import load_syringe_table

@@ -36,9 +36,9 @@ QUIT = 81  # 'Q'
 class SimBusBoard:
     """Firmware + virtual hardware, advanced one bus frame at a time."""
 
-    def __init__(self, board_json: str, start_ms: int = 0) -> None:
+    def __init__(self, board_json: str, start_ms: int = 0, storage_dir=None) -> None:
         self.board = Board(load_json(board_json))
-        self.vb = VirtualBoard(start_ms)
+        self.vb = VirtualBoard(start_ms, storage=_storage(storage_dir))
         self.vb.auto_force = False  # the plant's load cell comes over the bus
         self.controller = Controller(self.vb.hal, self.board, DrugLibrary.load(), SyringeTable.load())
         self.protocol = Protocol(self.controller, self.vb.link, self.board.telemetry_ms)
@@ -63,6 +63,15 @@ class SimBusBoard:
         return self.vb.stepper.position, 1 if self.vb.stepper.enabled else 0, self.controller.state
 
 
+def _storage(storage_dir):
+    """The board's flash: files in storage_dir (they survive a power cycle), else RAM."""
+    if not storage_dir:
+        return None
+    from firmware.hal.file_storage import FileStorage
+
+    return FileStorage(storage_dir)
+
+
 def _read_exact(stream, n: int) -> bytes:
     data = b""
     while len(data) < n:
@@ -73,10 +82,10 @@ def _read_exact(stream, n: int) -> bytes:
     return data
 
 
-def serve(board_json: str) -> None:
+def serve(board_json: str, storage_dir=None) -> None:
     stdin = sys.stdin.buffer
     stdout = sys.stdout.buffer
-    bus = SimBusBoard(board_json)
+    bus = SimBusBoard(board_json, storage_dir=storage_dir)
     while True:
         head = _read_exact(stdin, IN_SIZE)
         if not head:
@@ -92,4 +101,4 @@ def serve(board_json: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1] if len(sys.argv) > 1 else "boards/VIRTUAL/board.json")
+    serve(sys.argv[1] if len(sys.argv) > 1 else "boards/VIRTUAL/board.json", sys.argv[2] if len(sys.argv) > 2 else None)

@@ -59,7 +59,7 @@ def test_unknown_values_reject():
     _assert_rejected(standard_rx(drug="ketamin"), errors.UNKNOWN_DRUG, "drug")
     _assert_rejected(standard_rx(profile="sedation"), errors.UNKNOWN_PROFILE, "profile")
     e = _assert_rejected(standard_rx(syringe="bd_plastipak_60"), errors.UNKNOWN_SYRINGE, "syringe")
-    assert "bd_plastipak_50" in e.allowed
+    assert "bd_plastipak_5/10/20/30/50" in e.allowed and "terumo_5/10/20/30/50" in e.allowed
     e = _assert_rejected(standard_rx(conc_ug_ml=50000), errors.UNKNOWN_CONCENTRATION, "conc_ug_ml")
     assert e.allowed == "1000,10000"
     _assert_rejected(pain_rx(conc_ug_ml=10000), errors.UNKNOWN_CONCENTRATION, "conc_ug_ml")

@@ -1,0 +1,56 @@
+"""`python -m hil run`: the acceptance suite for a QA tester.
+
+    python -m hil run --port /dev/ttyACM0 [--balance /dev/ttyUSB0] [--board RPI_PICO]
+                      [--report DIR] [--junitxml FILE] [--slow] [-k EXPR]
+
+With no --port it starts a virtual board (the firmware in MicroPython, the simulated plant and
+a simulated balance) and runs the same tests against it. It runs pytest on hil/acceptance/ with
+the harness's plugin; the report folder gets the JUnit XML, an HTML page with the figures and
+the raw samples as CSV, and one serial log per test. Exit code: pytest's (0 only if all passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hil run", description="Run the acceptance suite against a pump.")
+    ap.add_argument("--port", help="pump command link: /dev/ttyACM0, socket://host:port, ... (default: a virtual board)")
+    ap.add_argument("--balance", help="lab balance port (MT-SICS); without it on a bench, gravimetric tests are skipped")
+    ap.add_argument("--board", default=None, help="board name under boards/ (default: VIRTUAL, or the one the pump reports)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the virtual plant (default 1)")
+    ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython", help="virtual board firmware runtime")
+    ap.add_argument("--report", default="out/hil", help="report folder (default out/hil)")
+    ap.add_argument("--junitxml", help="JUnit XML file (default: REPORT/junit.xml)")
+    ap.add_argument("--slow", action="store_true", help="also run the slow IEC 60601-2-24 accuracy test (2 h per rate on a bench)")
+    ap.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    args = ap.parse_args(argv)
+
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-report", str(report),
+                   "--junitxml", args.junitxml or str(report / "junit.xml"), "--hil-seed", str(args.seed),
+                   "--hil-runtime", args.runtime, "-o", "junit_family=xunit2", "-rs"]
+    if args.port:
+        pytest_args += ["--pump-port", args.port]
+    if args.balance:
+        pytest_args += ["--balance-port", args.balance]
+    if args.board:
+        pytest_args += ["--board", args.board]
+    pytest_args += ["-m", "slow or not slow"] if args.slow else []
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    code = pytest.main(pytest_args)
+    print(f"report: {report / 'index.html'}; JUnit XML: {args.junitxml or report / 'junit.xml'}; serial logs: {report / 'logs'}")
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -27,6 +27,7 @@ from firmware.hal.machine_io import MachineWatchdog, PinSwitches, StreamLink, Ti
 GENERATOR_SM = const(0)  # PIO0 SM0: the generator has PIO0's instruction memory to itself
 COUNTER_SM = const(4)  # PIO1 SM0
 GATE_SM = const(5)  # PIO1 SM1
+STORAGE_ROOT = "/data"
 
 
 def _encode(text: str) -> int:
@@ -197,4 +198,4 @@ def build(board) -> Hal:
     pins = board.pins
     stepper, counter = _stepper_and_counter(board, pins)
     return Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
-               FileStorage("/data"), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))

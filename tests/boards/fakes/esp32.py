@@ -32,7 +32,7 @@ class RMT:
     def write_pulses(self, duration, data=True) -> None:
         if self.busy:
             raise AssertionError("write_pulses while busy would block the control loop")
-        durations = list(duration)
+        durations = duration
         if isinstance(data, (list, tuple)):
             levels = [1 if d else 0 for d in data]
         else:
@@ -54,12 +54,13 @@ class RMT:
             self.busy = False
         return self.busy
 
-    def finish(self, extra_rising_edges: int = 0) -> None:
-        """The train has gone out on the pin (plus a fault's extra edges, if a test asks)."""
+    def finish(self, sense_pin=None, extra_rising_edges: int = 0) -> None:
+        """The train has gone out on the pin and, through a jumper, on `sense_pin` (plus a
+        fault's extra edges, if a test asks)."""
         durations, levels = self.sent[-1]
         rising = sum(1 for i, level in enumerate(levels) if level and (i == 0 or not levels[i - 1]))
         for unit in pcnts.values():
-            unit.see_edges(self.pin.id, rising + extra_rising_edges)
+            unit.see_edges(self.pin.id if sense_pin is None else sense_pin, rising + extra_rising_edges)
         self.busy = False
 
 

@@ -5,8 +5,9 @@ reset. At power-on the pump must know, from flash alone, the last prescription, 
 infusion was under way, how much it had delivered (never less than the truth, so the
 remaining dose is never over-stated), the last alarm and whether it was acknowledged.
 Example: 0.5 mg/kg for 70 kg runs 25 min and the lead is pulled; at power-on `power_on()`
-reports the infusion as interrupted with at least 25 min of steps delivered, at most one
-progress interval more, and the pump waits for the operator. It never resumes on its own:
+reports the infusion as interrupted, with a delivered count never below what the 25 min
+really delivered and at most one progress interval above it, and the pump waits for the
+operator. It never resumes on its own:
 the journal only reports.
 
 Record format. One ASCII line per record, framed like the operator protocol (firmware.frames),

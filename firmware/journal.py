@@ -7,8 +7,7 @@ remaining dose is never over-stated), the last alarm and whether it was acknowle
 Example: 0.5 mg/kg for 70 kg runs 25 min and the lead is pulled; at power-on `power_on()`
 reports the infusion as interrupted, with a delivered count never below what the 25 min
 really delivered and at most one progress interval above it, and the pump waits for the
-operator. It never resumes on its own:
-the journal only reports.
+operator. It never resumes on its own: the journal only reports.
 
 Record format. One ASCII line per record, framed like the operator protocol (firmware.frames),
 each written with an empty line before it, so no single flipped bit can merge two records:

@@ -37,6 +37,17 @@ class RealBench:
     def wait_s(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def sample_every(self, interval_s: float, count: int, read, timeout_s: float | None = None) -> list:
+        """`count` readings of read(), interval_s apart from now: [(t_s, value)]."""
+        t0 = time.monotonic()
+        out = []
+        for i in range(count):
+            target = t0 + i * interval_s
+            while time.monotonic() < target:
+                time.sleep(min(0.5, target - time.monotonic()))
+            out.append((time.monotonic() - t0, read()))
+        return out
+
     def load_syringe(self, syringe: str, fill_ml: float) -> None:
         import pytest
 
@@ -81,6 +92,26 @@ class VirtualBench:
 
     def power_cycle(self, off_s: float) -> None:
         self.vb.power_cycle(off_s)
+
+    def sample_every(self, interval_s: float, count: int, read, timeout_s: float = 600.0) -> list:
+        """`count` readings of read(), interval_s of simulated time apart from now, each taken
+        while simulated time stands still: [(t_s, value)] with exact time stamps."""
+        import threading
+
+        out: list = []
+        done = threading.Event()
+        t0 = self.vb.t_ms
+
+        def take(i: int) -> None:
+            out.append(((self.vb.t_ms - t0) / 1000.0, read()))
+            if i == count - 1:
+                done.set()
+
+        for i in range(count):
+            self.vb.schedule(t0 + round(i * interval_s * 1000), lambda i=i: take(i))
+        if not done.wait(timeout_s):
+            raise TimeoutError(f"{len(out)} of {count} samples in {timeout_s} s")
+        return out
 
     def load_syringe(self, syringe: str, fill_ml: float) -> None:
         """Load another (purged) syringe, as a tester would between tests."""

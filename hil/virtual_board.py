@@ -66,6 +66,7 @@ class VirtualBoard:
         self._power_cut_s = None
         self._power_restored = threading.Event()
         self._between_ticks: list = []
+        self._scheduled: list = []  # (t_ms, action) to run when simulated time reaches t_ms
         self._stop = threading.Event()
         self._thread = None
         self.error = None
@@ -142,6 +143,12 @@ class VirtualBoard:
         if failure:
             raise failure[0]
 
+    def schedule(self, t_ms: int, action) -> None:
+        """Run `action` in the serving thread when simulated time reaches t_ms (time stands still
+        while it runs, so a measurement taken there has an exact time stamp)."""
+        self._scheduled.append((t_ms, action))
+        self._scheduled.sort(key=lambda item: item[0])
+
     def serve_forever(self) -> None:
         self._pace_from = (time.monotonic(), self.t_ms)
         try:
@@ -150,6 +157,8 @@ class VirtualBoard:
                     action, done = self._between_ticks.pop(0)
                     action()
                     done.set()
+                while self._scheduled and self._scheduled[0][0] <= self.t_ms:
+                    self._scheduled.pop(0)[1]()
                 self.tick()
                 if self.speed > 0:
                     wall0, sim0 = self._pace_from

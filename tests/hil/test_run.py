@@ -1,0 +1,34 @@
+"""`python -m hil run`: the tester's command, end to end (a small selection, to stay fast)."""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from hil.pty_link import PtyLink
+from sim.bus import ROOT
+
+
+def _run(args, tmp_path):
+    return subprocess.run([sys.executable, "-m", "hil", "run", "--report", str(tmp_path), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_run_against_the_virtual_board_writes_the_report(tmp_path):
+    """Without --port it runs on the virtual board; JUnit XML carries the suite properties."""
+    out = _run(["-k", "prescriptions"], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:]
+    props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "junit.xml").iter("property")}
+    assert props["board"] == "VIRTUAL" and props["drug_library_version"].startswith("KET-")
+    assert props["firmware_version"] and props["harness_version"] and props["seed"] == "1"
+    assert (tmp_path / "index.html").exists() and len(list((tmp_path / "logs").glob("*.log"))) == 4
+
+
+def test_run_against_a_silent_port_fails_and_says_where_the_log_is(tmp_path):
+    """A port where no pump answers: non-zero exit, the error names what was sent and the log."""
+    silent = PtyLink()
+    try:
+        out = _run(["--port", silent.path, "-k", "hard_limit"], tmp_path)
+    finally:
+        silent.close()
+    assert out.returncode != 0
+    assert "no valid answer to 'ID'" in out.stdout and silent.path in out.stdout

@@ -26,7 +26,7 @@ import machine
 import esp32
 from firmware.compat import const
 from firmware.hal import Hal
-from firmware.hal.board_storage import FileStorage
+from firmware.hal.file_storage import FileStorage
 from firmware.hal.hx711 import Hx711
 from firmware.hal.machine_io import MachineWatchdog, PinSwitches, StreamLink, TicksClock, UartLink, pin_number, reset_cause_name, setting
 

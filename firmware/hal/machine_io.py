@@ -20,7 +20,8 @@ class TicksClock:
     """time.ticks_ms(): wraps every 2**30 ms on both boards, as firmware.ticks expects."""
 
     def now_ms(self) -> int:
-        return time.ticks_ms()
+        # The stubs type ticks as an opaque _TicksMs; on both chips it is a small int.
+        return time.ticks_ms()  # type: ignore[return-value]
 
     def diff_ms(self, a_ms: int, b_ms: int) -> int:
         return time.ticks_diff(a_ms, b_ms)

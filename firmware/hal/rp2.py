@@ -20,7 +20,7 @@ import rp2
 
 from firmware.compat import const
 from firmware.hal import Hal, rp2_pio
-from firmware.hal.board_storage import FileStorage
+from firmware.hal.file_storage import FileStorage
 from firmware.hal.hx711 import Hx711
 from firmware.hal.machine_io import MachineWatchdog, PinSwitches, StreamLink, TicksClock, UartLink, pin_number, reset_cause_name, setting
 

@@ -29,7 +29,7 @@ class RMT:
         self.busy = False
         rmts.append(self)
 
-    def write_pulses(self, duration, data=True) -> None:
+    def write_pulses(self, duration: list, data: "bool | list | tuple" = True) -> None:
         if self.busy:
             raise AssertionError("write_pulses while busy would block the control loop")
         durations = duration

@@ -3,6 +3,8 @@
 Pins remember every value written and read what a test puts in `level` (or asks of `reader`).
 """
 
+from typing import Callable
+
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 
 _state = {"freq": 125_000_000, "reset_cause": PWRON_RESET, "irq_disabled": 0}
@@ -49,6 +51,14 @@ def irqs_disabled() -> bool:
 class Pin:
     IN, OUT, OPEN_DRAIN = 0, 1, 2
     PULL_UP, PULL_DOWN = 1, 2
+    id: int
+    mode: "int | None"
+    pull: "int | None"
+    level: int
+    writes: list
+    reads: int
+    reader: "Callable[[], int] | None"
+    on_write: "Callable[[int], None] | None"
 
     def __new__(cls, id, mode=-1, pull=-1, *, value=None):
         pin = pins.get(id)

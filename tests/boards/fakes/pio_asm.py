@@ -19,6 +19,7 @@ those of the RP2040 datasheet, chapter 3.4.
 """
 
 from array import array
+from typing import Callable
 
 PIO_IN_LOW, PIO_IN_HIGH, PIO_OUT_LOW, PIO_OUT_HIGH = 0, 1, 2, 3
 SHIFT_LEFT, SHIFT_RIGHT = 0, 1
@@ -189,11 +190,11 @@ _DIRECTIVES = ("wrap_target", "wrap", "label")
 _INSTRUCTIONS = ("word", "nop", "jmp", "wait", "in_", "out", "push", "pull", "mov", "irq", "set")
 
 
-def asm_pio(**config):
+def asm_pio(**config) -> Callable[[Callable[[], None]], list]:
     """The decorator: runs the program function twice with the DSL in place of its globals."""
     emit = _Emitter(**config)
 
-    def assemble(fn):
+    def assemble(fn: Callable[[], None]) -> list:
         scope = fn.__globals__
         saved = dict(scope)
         scope.clear()

@@ -67,16 +67,15 @@ class Machine:
         self.wrap_target, self.wrap_top = pio_asm.wrap_bounds(prog)
         out_levels = _init_levels(prog[pio_asm.PROG_OUT_PINS])
         set_levels = _init_levels(prog[pio_asm.PROG_SET_PINS])
-        self.config = dict(
-            shift_osr_right=bool(shiftctrl >> 19 & 1), shift_isr_right=bool(shiftctrl >> 18 & 1),
-            out_base=self._view_pin(out_base or 0), out_count=len(out_levels),
-            set_base=self._view_pin(set_base or 0), set_count=len(set_levels),
-            jmp_pin=self._view_pin(jmp_pin or 0),
-            wrap_target=self.wrap_target, wrap_top=self.wrap_top,
-        )
+        self.shift_osr_right = bool(shiftctrl >> 19 & 1)
+        self.shift_isr_right = bool(shiftctrl >> 18 & 1)
+        self.out_view = (self._view_pin(out_base or 0), len(out_levels))
+        self.set_view = (self._view_pin(set_base or 0), len(set_levels))
+        self.jmp_view = self._view_pin(jmp_pin or 0)
         self.outputs = 0  # pad mask this machine drives
         for base, levels in ((out_base, out_levels), (set_base, set_levels)):
             for i, level in enumerate(levels):
+                assert base is not None, "a program with out_init/set_init needs its base pin"
                 pin = base + i
                 self.outputs |= 1 << pin
                 pads.drive(pin, level & 1, pads.now)  # PIO.OUT_HIGH = 3, OUT_LOW = 2
@@ -93,12 +92,17 @@ class Machine:
     def _inputs(self, state: State) -> int:
         return _rotr(self.pads.levels, self.rot)
 
+    def _emulate(self, opcodes: list[int], state: State, wrap_target: int, wrap_top: int):
+        return emulate(opcodes, stop_when=lambda op, s: False, initial_state=state, input_source=self._inputs,
+                       shift_osr_right=self.shift_osr_right, shift_isr_right=self.shift_isr_right,
+                       wrap_target=wrap_target, wrap_top=wrap_top, out_base=self.out_view[0], out_count=self.out_view[1],
+                       set_base=self.set_view[0], set_count=self.set_view[1], jmp_pin=self.jmp_view)
+
     # ---- running -----------------------------------------------------------------------
     def step(self) -> None:
         """Execute one instruction (or one stalled cycle) at self.t."""
         if self._gen is None:
-            self._gen = emulate(self.opcodes, stop_when=lambda op, s: False, initial_state=self.state,
-                                input_source=self._inputs, **self.config)
+            self._gen = self._emulate(self.opcodes, self.state, self.wrap_target, self.wrap_top)
         before, after = next(self._gen)
         self.state = after
         driven = _rotl(after.pin_values, self.rot) & self.outputs
@@ -140,9 +144,7 @@ class Machine:
     def exec(self, opcode: int) -> None:
         """SMx_INSTR: run one instruction now; the program counter moves only for a jump."""
         sentinel = 31
-        gen = emulate([opcode], stop_when=lambda op, s: False,
-                      initial_state=replace(self.state, program_counter=0),
-                      input_source=self._inputs, **dict(self.config, wrap_target=sentinel, wrap_top=0))
+        gen = self._emulate([opcode], replace(self.state, program_counter=0), sentinel, 0)
         before, after = next(gen)
         if _same_but_clock(before, after):
             raise AssertionError("exec'd instruction %#06x stalled" % opcode)

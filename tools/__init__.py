@@ -1,0 +1,1 @@
+"""Developer tools behind the Makefile: type-checking, building and flashing the firmware."""

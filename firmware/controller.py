@@ -20,7 +20,8 @@ faster than the library's hard rate limit.
 from firmware import alarms, dosing, events, prescription, pressure
 from firmware.compat import const
 from firmware.datafile import data_path, load_json
-from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, NOT_READY, Rejected
+from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, NOT_READY, Rejected
+from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
 from firmware.safety import Safety
@@ -42,7 +43,7 @@ _OVERRUN_TOLERANCE_STEPS = const(1)
 
 
 class Controller:
-    def __init__(self, hal, board, library, syringes, limits=None) -> None:
+    def __init__(self, hal, board, library, syringes, limits=None, journal=None, reset_cause: str = "power") -> None:
         self.hal = hal
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
         self.occlusion_level = self.limits["occlusion_default"]
@@ -69,17 +70,46 @@ class Controller:
         self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
+        self._alarm_serial = 0  # counts latched alarms; the journal writes each once
+        self._journaled_alarm = 0
+        self._journaled_done = True
+        self._max_counted = 0  # highest delivered count of this infusion (back-offs do not lower it)
+        self._span = 0
+        jl = self.limits["journal"]
+        self._progress_ms = jl["progress_ms"]
+        self._next_progress_ms = self._last_ms
         hal.stepper.enable(False)
+        self.journal = journal if journal is not None else Journal(
+            hal.storage, clock=hal.clock, max_bytes=jl["max_bytes"], keep_events=jl["keep_events"])
+        recovered = self.journal.power_on(reset_cause)
+        self.recovered_events = list(recovered.events)  # what the journal held at power-on
+        self._recover(recovered, reset_cause)
 
     # ---- operator commands -------------------------------------------------------------
-    def program_prescription(self, fields: dict, prior_ug_24h: int = 0):
-        """Validate and hold a prescription; a soft-limit entry waits for confirmation."""
+    def program_prescription(self, fields: dict, prior_ug_24h=None):
+        """Validate and hold a prescription; a soft-limit entry waits for confirmation. What was
+        given in the last 24 h comes from the journal unless the caller says."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
+        if prior_ug_24h is None:
+            prior_ug_24h = self.journal.ug_last_24h()
+            if prior_ug_24h is None:
+                prior_ug_24h = self._unknown_prior(fields)
         p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h)
+        self.journal.prescription(p.entered())
         self.program = p
         self.plan = None
         self._set_state(AWAITING_CONFIRMATION if p.soft_fields else PROGRAMMED)
         return p
+
+    def _unknown_prior(self, fields: dict) -> int:
+        """A damaged journal lost a recent dose: refuse where a daily maximum applies."""
+        try:
+            profile = self.library.profile(fields.get("drug"), fields.get("profile"))
+        except Rejected:
+            return 0  # validate() names the unknown drug or profile
+        if profile.limit("cumulative_ug_kg_24h") is not None:
+            raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
+        return 0
 
     def confirm(self, fields) -> None:
         """Accept a soft-limit entry; `fields` must name exactly the overridden fields."""
@@ -101,7 +131,12 @@ class Controller:
         self._near_end_warned = False
         self._origin_count = self.hal.counter.count()
         self._commanded = 0
+        self._max_counted = 0
+        self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
+        self.journal.start(p.total_steps, p.total_ug, self._span)  # commits the first span before any motion
+        self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
+        self._next_progress_ms = self.hal.clock.now_ms()
         self.hal.stepper.enable(True)
         self._set_state(RUNNING)
 
@@ -130,6 +165,7 @@ class Controller:
     def pause(self) -> None:
         self._require((RUNNING,), "pause")
         self._halt_motion()
+        self.journal.pause(self._counted_for_journal())
         self._set_state(PAUSED)
 
     def resume(self) -> None:
@@ -138,7 +174,10 @@ class Controller:
             raise Rejected(BAD_STATE, "state", "paused", "an infusion to resume")
         self._require_ready()
         self.safety.restart()
+        counted = self._counted_for_journal()
+        self.journal.resume(counted, self._next_commitment(counted))
         self._last_ms = self.hal.clock.now_ms()
+        self._next_progress_ms = self._last_ms
         self.hal.stepper.enable(True)
         self._set_state(RUNNING)
 
@@ -146,12 +185,18 @@ class Controller:
         """End the infusion (or discard the program); what was delivered stays reported."""
         self._require((PROGRAMMED, AWAITING_CONFIRMATION, RUNNING, PAUSED, COMPLETE), "stop")
         self._halt_motion()
+        if self.state in (RUNNING, PAUSED):
+            self.journal.stop(self._counted_for_journal())
+        elif self.state != COMPLETE:
+            self.journal.stop()
         self._set_state(IDLE)
 
     def acknowledge(self) -> None:
         self._require((ALARM,), "acknowledge")
         code = self.alarm_code
         self._end_backoff()
+        self.service(self.now_ms)  # the alarm is on flash before its acknowledgement
+        self.journal.acknowledge(code)
         self.events.push(events.ACK, code, self.now_ms)
         self.alarm_code = 0
         if self.plan is not None and self.plan.done() and self.delivered_steps() >= self.program.total_steps:
@@ -202,6 +247,9 @@ class Controller:
         due = target - self._commanded
         if due > self._max_steps_per_tick:
             due = self._max_steps_per_tick
+        room = self.journal.committed_steps - self._commanded
+        if due > room:
+            due = room  # never past what the journal has committed to flash
         if due > 0:
             period_us = self._tick_us // due
             if period_us < self._min_period_us:
@@ -212,6 +260,8 @@ class Controller:
     def _watch(self, dt_ms: int) -> None:
         """The interlocks while running, then the warnings."""
         counted = self.hal.counter.count() - self._origin_count
+        if counted > self._max_counted:
+            self._max_counted = counted
         code = self.safety.check(dt_ms, self.hal, self._commanded, counted)
         if code:
             self.alarm_force_raw = self.hal.force.raw()
@@ -271,9 +321,69 @@ class Controller:
             self.events.push(events.ALARM, code, self.now_ms)  # recorded, first one stays latched
             return
         self.alarm_code = code
+        self._alarm_serial += 1
         self._resync_commanded()
         self.events.push(events.ALARM, code, self.now_ms)
         self._set_state(ALARM)
+
+    # ---- the journal (outside the control loop) ------------------------------------------------
+    def service(self, now_ms: int) -> None:
+        """Housekeeping after each tick, where allocation is allowed: write what the tick changed
+        (a latched alarm, a completion) and the periodic progress record with the next commitment."""
+        if self._alarm_serial != self._journaled_alarm:
+            self._journaled_alarm = self._alarm_serial
+            open_infusion = self.plan is not None and not self._journaled_done
+            self.journal.alarm(self.alarm_code, self._counted_for_journal() if open_infusion else None)
+        if self.state == COMPLETE and not self._journaled_done:
+            self._journaled_done = True
+            self.journal.complete(self._counted_for_journal())
+        if self.state == RUNNING and self.hal.clock.diff_ms(now_ms, self._next_progress_ms) >= 0:
+            self._next_progress_ms = now_ms + self._progress_ms
+            counted = self._counted_for_journal()
+            self.journal.progress(counted, self._next_commitment(counted))
+
+    def _counted_for_journal(self) -> int:
+        counted = self.delivered_steps()
+        if counted > self._max_counted:
+            self._max_counted = counted
+        return self._max_counted
+
+    def _next_commitment(self, counted: int) -> int:
+        """What the motor may have issued by the next progress record: the plan's target one
+        interval (and two ticks) ahead, so a reset over-states delivery by about one interval;
+        never more than the span declared at start, never past the total."""
+        ahead_ms = self.plan.elapsed_ms + self._progress_ms + 2 * self.board.tick_ms
+        c = self.plan.target_at(ahead_ms)
+        if c < counted:
+            c = counted
+        if c > counted + self._span:
+            c = counted + self._span
+        return c if c < self.program.total_steps else self.program.total_steps
+
+    def _recover(self, st, reset_cause: str) -> None:
+        """After a reset: take back the program and the delivered bound of an interrupted
+        infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
+        s = st.session
+        if s is None or not s.interrupted or not s.open:
+            return
+        delivered = st.delivered_steps
+        try:
+            p = prescription.validate(st.prescription or {}, self.library, self.syringes, self.board.drive, 0)
+        except Rejected:
+            p = None  # the library changed under the program: it can only be stopped
+        if p is not None and p.total_steps == s.total_steps:
+            self.program = p
+            self.plan = MotionPlan(p.total_steps, p.duration_ms)
+            self.plan.advance((delivered * p.duration_ms + p.total_steps - 1) // p.total_steps)
+            self._max_steps_per_tick = self._rate_cap(p)
+            self._span = s.span_steps
+            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+            self._origin_count = self.hal.counter.count() - delivered
+            self._commanded = delivered
+            self._max_counted = delivered
+            self._journaled_done = False
+        code = alarms.WATCHDOG_RESET if reset_cause == "watchdog" else alarms.POWER_LOSS
+        self.raise_alarm(code)
 
     # ---- reporting ---------------------------------------------------------------------
     def delivered_steps(self) -> int:

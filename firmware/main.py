@@ -25,7 +25,8 @@ def import_module(dotted: str):
 def boot(board_json: str = "board.json") -> Controller:
     board = Board(load_json(board_json))
     hal = import_module(board.hal_module).build(board)
-    return Controller(hal, board, DrugLibrary.load(), SyringeTable.load())
+    cause = hal.reset_cause() if hasattr(hal, "reset_cause") else "power"
+    return Controller(hal, board, DrugLibrary.load(), SyringeTable.load(), reset_cause=cause)
 
 
 def run(controller: Controller, ticks: int = -1) -> None:
@@ -37,6 +38,7 @@ def run(controller: Controller, ticks: int = -1) -> None:
     next_ms = clock.now_ms()
     while ticks != 0:
         controller.tick(clock.now_ms())
+        controller.service(clock.now_ms())
         next_ms = clock.now_ms() + period_ms  # a late tick is not made up: the plan is time-based
         wait_ms = clock.diff_ms(next_ms, clock.now_ms())
         if wait_ms > 0 and hasattr(time, "sleep_ms"):

@@ -34,8 +34,10 @@ class Protocol:
         self.stats = {}
         for k in STAT_KEYS:
             self.stats[k] = 0
-        self.log = []  # (t_ms, kind, value)
+        self.log = []  # (t_ms, kind name, value text): the journal's events first, then new ones
         self.log_base = 0  # event index of log[0]
+        for _seq, t_ms, kind, value in controller.recovered_events:
+            self._log(t_ms, "j." + kind, _clean(str(value), 40) or "-")
         self._last_tel_ms = None
 
     # ---- input -------------------------------------------------------------------------
@@ -165,7 +167,7 @@ class Protocol:
             raise Rejected(BAD_VALUE, "from", start, "0..%d" % (self.log_base + len(self.log)))
         first = max(start, self.log_base)
         items = self.log[first - self.log_base: first - self.log_base + LOG_PAGE]
-        text = ",".join(["%d:%s:%s" % (t, events.KIND_NAMES.get(k, "?"), _event_value(k, v)) for t, k, v in items])
+        text = ",".join(["%d:%s:%s" % item for item in items])
         return (("from", first), ("next", first + len(items)), ("events", text or "-"))
 
     def _cmd_program(self, kv):
@@ -234,12 +236,16 @@ class Protocol:
     def _report_events(self) -> None:
         ring = self.ctl.events
         while len(ring):
-            t, kind, value = _reorder(ring.pop())
-            self.log.append((t, kind, value))
-            if len(self.log) > LOG_MAX:
-                self.log.pop(0)
-                self.log_base += 1
-            self.link.write(frames.seal("! EVT t_ms=%d kind=%s value=%s" % (t, events.KIND_NAMES.get(kind, "?"), _event_value(kind, value))))
+            kind, value, t = ring.pop()
+            name, text = events.KIND_NAMES.get(kind, "?"), _event_value(kind, value)
+            self._log(t, name, text)
+            self.link.write(frames.seal("! EVT t_ms=%d kind=%s value=%s" % (t, name, text)))
+
+    def _log(self, t_ms: int, kind: str, value: str) -> None:
+        self.log.append((t_ms, kind, value))
+        if len(self.log) > LOG_MAX:
+            self.log.pop(0)
+            self.log_base += 1
 
     def _telemetry(self, now_ms: int) -> None:
         if self.telemetry_ms <= 0:
@@ -251,11 +257,6 @@ class Protocol:
         rate = c.program.rate_nl_h if (c.program and c.state_name() == "running") else 0
         self.link.write(frames.seal("! TEL t_ms=%d state=%s steps=%d delivered_nl=%d force_mn=%d rate_nl_h=%d"
                                     % (now_ms, c.state_name(), c.delivered_steps(), c.delivered_nl(), c.force_mn(), rate)))
-
-
-def _reorder(ev):
-    kind, value, t = ev
-    return t, kind, value
 
 
 def _event_value(kind: int, value: int) -> str:

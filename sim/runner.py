@@ -11,7 +11,9 @@ deterministic for a scenario and seed.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -122,7 +124,11 @@ class Runner:
         self.safety: dict[str, Any] = {}  # fault -> alarm timing, pressure at alarm, release bolus
         self._fault_ms: int | None = None
         self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
-        self.fw = start_firmware(self.runtime, scenario["board"]["name"])
+        # The board's flash: files that outlive a power cut when the scenario cuts the power
+        # (a folder per run), else RAM, which is faster.
+        self._flash = tempfile.TemporaryDirectory(prefix="pump-flash-") if any(
+            e.action == "power_loss" for e in scenario.events) else None
+        self.fw = start_firmware(self.runtime, scenario["board"]["name"], self._flash_dir())
         self.firmware_version = self.fw.version
 
     # ---- set-up per session ---------------------------------------------------------------
@@ -163,6 +169,8 @@ class Runner:
             self._session(session, end_ms)
         status = self._final_status()
         self.fw.close()
+        if self._flash is not None:
+            self._flash.cleanup()
         return RunResult(
             scenario=self.s, runtime=self.runtime, firmware_version=self.firmware_version, seed=self.seed,
             samples=self.samples, alarms=self.alarms, events=self.operator.events, sessions=self.sessions,
@@ -314,7 +322,10 @@ class Runner:
         while self.t_ms < t_end:
             self.t_ms += self.tick_ms
             self.plant.advance(self.t_ms / 1000.0, self.position_offset - self._plant_zero)
-        self.fw = start_firmware(self.runtime, self.s["board"]["name"])
+        self.fw = start_firmware(self.runtime, self.s["board"]["name"], self._flash_dir())
+
+    def _flash_dir(self) -> Path | None:
+        return Path(self._flash.name) if self._flash is not None else None
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         if ev.get("kind") == "alarm":

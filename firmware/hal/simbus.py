@@ -36,11 +36,12 @@ QUIT = 81  # 'Q'
 class SimBusBoard:
     """Firmware + virtual hardware, advanced one bus frame at a time."""
 
-    def __init__(self, board_json: str, start_ms: int = 0, storage_dir=None) -> None:
+    def __init__(self, board_json: str, start_ms: int = 0, storage_dir=None, reset_cause: str = "power") -> None:
         self.board = Board(load_json(board_json))
         self.vb = VirtualBoard(start_ms, storage=_storage(storage_dir))
         self.vb.auto_force = False  # the plant's load cell comes over the bus
-        self.controller = Controller(self.vb.hal, self.board, DrugLibrary.load(), SyringeTable.load())
+        self.controller = Controller(self.vb.hal, self.board, DrugLibrary.load(), SyringeTable.load(),
+                                     reset_cause=reset_cause)
         self.protocol = Protocol(self.controller, self.vb.link, self.board.telemetry_ms)
 
     def step(self, dt_ms: int, force_raw: int, force_samples: int, switches: int, rx: bytes) -> bytes:
@@ -53,6 +54,7 @@ class SimBusBoard:
         now = vb.clock.now_ms()
         self.protocol.poll(now)
         self.controller.tick(now)
+        self.controller.service(now)
         tx = vb.link.tx
         if tx:
             vb.link.tx = bytearray()

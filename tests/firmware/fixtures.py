@@ -45,6 +45,7 @@ def run_until_state(vb, ctl, states, limit_ms: int, tick_ms: int = 100) -> int:
     while ctl.state not in states and t < limit_ms:
         vb.advance(tick_ms)
         ctl.tick(vb.clock.now_ms())
+        ctl.service(vb.clock.now_ms())
         t += tick_ms
     return t
 

@@ -28,6 +28,7 @@ class Bench:
         for _ in range(ms // 100):
             self.vb.advance(100)
             self.ctl.tick(self.vb.clock.now_ms())
+            self.ctl.service(self.vb.clock.now_ms())
 
     def answers(self, lines: list) -> list:
         """The non-asynchronous lines, CRC checked and stripped."""

@@ -149,7 +149,7 @@ def test_events_are_reported_and_logged():
     lines = b.framed(2, "START")
     assert any(line.startswith(b"! EVT") and b"value=running" in line for line in lines)
     (ans,) = b.answers(b.send(b"LOG\n"))
-    assert "events=0:state:programmed,0:state:running" in ans and "next=2" in ans
+    assert "events=0:j.boot:power,0:state:programmed,0:state:running" in ans and "next=3" in ans
 
 
 def test_log_pages_through_many_events():
@@ -163,9 +163,9 @@ def test_log_pages_through_many_events():
         b.framed(seq + 2, "PROGRAM " + STANDARD)
         seq += 3
     (ans,) = b.answers(b.send(b"LOG from=0\n"))
-    assert "next=8" in ans
+    assert "next=8" in ans and "0:j.boot:power" in ans
     (ans,) = b.answers(b.send(b"LOG from=16\n"))
-    assert "from=16" in ans and "next=19" in ans
+    assert "from=16" in ans and "next=20" in ans
 
 
 def test_telemetry_interval():

@@ -78,6 +78,7 @@ def test_force_sensor_stuck():
         vb.advance(12)
         vb.force.set(12600)
         ctl.tick(vb.clock.now_ms())
+        ctl.service(vb.clock.now_ms())
         if ctl.state == ALARM:
             break
     assert ctl.state == ALARM and ctl.alarm_code == alarms.FORCE_SENSOR and not vb.stepper.enabled
@@ -90,6 +91,7 @@ def test_force_sensor_out_of_range():
     vb.force.set(8388607)
     vb.advance(100)
     ctl.tick(vb.clock.now_ms())
+    ctl.service(vb.clock.now_ms())
     assert ctl.state == ALARM and ctl.alarm_code == alarms.FORCE_SENSOR
 
 
@@ -108,6 +110,7 @@ def _ramp_force(vb, ctl, counts_per_tick, limit_ms):
         vb.force_counts += counts_per_tick
         vb.advance(100)
         ctl.tick(vb.clock.now_ms())
+        ctl.service(vb.clock.now_ms())
         t += 100
     return t
 
@@ -178,6 +181,7 @@ def test_catch_up_never_exceeds_twice_the_rate():
     for _ in range(600):
         vb.advance(100)
         ctl.tick(vb.clock.now_ms())
+        ctl.service(vb.clock.now_ms())
         now = vb.counter.count()
         assert now - last <= 2 * per_tick + 2
         last = now

@@ -54,7 +54,8 @@ def test_full_infusion_counts_exactly_the_plan(pump):
     assert st["steps"] == total and st["total_steps"] == total
     assert abs(st["delivered_nl"] - 3500000) <= 140
     kinds = [(k, v) for _, k, v in pump.event_log()]
-    assert kinds == [("state", "programmed"), ("state", "running"), ("warning", "NEAR_END"), ("state", "complete")]
+    assert kinds == [("j.boot", "power"), ("state", "programmed"), ("state", "running"), ("warning", "NEAR_END"),
+                     ("state", "complete")]
 
 
 def test_disconnect_and_reconnect_mid_infusion(board, tmp_path):

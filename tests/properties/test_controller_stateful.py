@@ -73,6 +73,7 @@ class PumpMachine(RuleBasedStateMachine):
             before_pos = self.vb.stepper.position
             self.vb.advance(100)
             self.ctl.tick(self.vb.clock.now_ms())
+            self.ctl.service(self.vb.clock.now_ms())
             t += 100
             if before_state != RUNNING and self.ctl.state != RUNNING:
                 # no forward motion outside RUNNING (an occlusion back-off only goes backwards)

@@ -199,5 +199,9 @@ def build(board) -> Hal:
     rmt = esp32.RMT(RMT_CHANNEL, pin=step, clock_div=RMT_CLOCK_DIV, idle_level=False)
     high = high_us_for(board.doc["drive"]["step_pulse_min_ns"])
     stepper = RmtStepper(rmt, direction, enable, counter, high, forward, en_active)
-    return Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
-               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+    hal = Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
+              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+    # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
+    # slot for it, so it is attached here.
+    setattr(hal, "reset_cause", reset_cause)
+    return hal

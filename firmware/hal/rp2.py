@@ -123,12 +123,8 @@ class PioStepper:
 
     def halt(self) -> None:
         """Stop the pulses now: both FIFOs emptied, both programs back at their start."""
-        for sm in (self._gen, self._gate):
-            sm.active(0)
-            while sm.tx_fifo():
-                sm.exec(PULL_NOBLOCK)
-            sm.restart()  # generator: STEP low, waits for a command; gate: closed, waits for a budget
-            sm.active(1)
+        _reset(self._gen)  # STEP low, waiting for a command
+        _reset(self._gate)  # closed, waiting for a budget
         self._backlog = 0
         self._issued_edges = self._counter.total_edges()
 
@@ -137,6 +133,15 @@ class PioStepper:
         self._flush()
         left = self._issued_edges - self._counter.total_edges()
         return self._sign * left + self._backlog
+
+
+def _reset(sm) -> None:
+    """Stop a state machine, empty its TX FIFO through its own OSR, and restart its program."""
+    sm.active(0)
+    while sm.tx_fifo():
+        sm.exec(PULL_NOBLOCK)
+    sm.restart()
+    sm.active(1)
 
 
 def _stepper_and_counter(board, pins: dict):
@@ -197,5 +202,9 @@ def build(board) -> Hal:
     """HAL factory named by boards/RPI_PICO/board.json."""
     pins = board.pins
     stepper, counter = _stepper_and_counter(board, pins)
-    return Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
-               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+    hal = Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
+              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+    # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
+    # slot for it, so it is attached here.
+    setattr(hal, "reset_cause", reset_cause)
+    return hal

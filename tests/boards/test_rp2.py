@@ -140,10 +140,10 @@ def test_watchdog_starts_on_the_first_feed_with_the_board_timeout(hal):
     assert fake_machine.watchdogs[0].timeout == 2000 and fake_machine.watchdogs[0].feeds == 2
 
 
-def test_reset_cause_names_the_watchdog():
-    """machine.reset_cause() == WDT_RESET reads as "watchdog"."""
+def test_reset_cause_names_the_watchdog(hal):
+    """machine.reset_cause() == WDT_RESET reads as "watchdog", also through the built HAL."""
     fake_machine.set_reset_cause(fake_machine.WDT_RESET)
-    assert rp2_hal.reset_cause() == "watchdog"
+    assert rp2_hal.reset_cause() == "watchdog" and getattr(hal, "reset_cause")() == "watchdog"
 
 
 def test_missing_pin_is_named():

@@ -1,0 +1,85 @@
+"""After a reset the pump knows what it delivered (never less than the truth), comes up in alarm,
+and never resumes on its own (both interpreters)."""
+
+from firmware import alarms, errors
+from firmware.controller import ALARM, COMPLETE, IDLE, PAUSED, Controller
+from firmware.errors import Rejected
+from firmware.hal.virtual import MemoryStorage, VirtualBoard
+from tests.firmware.checks import raises
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx
+
+MIN = 60000
+
+
+def _boot(storage, cause="power"):
+    vb = VirtualBoard(storage=storage)
+    return vb, Controller(vb.hal, board(), LIBRARY, SYRINGES, reset_cause=cause)
+
+
+def _interrupted(minutes=15, cause="power"):
+    """Run the standard infusion for `minutes`, then reset; returns (true steps, new board, new controller)."""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    run_until_state(vb, ctl, (), minutes * MIN)
+    true_steps = vb.stepper.position
+    vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)), cause)  # what flash kept
+    return true_steps, vb2, ctl2
+
+
+def test_power_loss_comes_up_in_alarm_with_a_safe_bound():
+    """Delivered after the reset is >= the truth and within one progress interval of it."""
+    true_steps, vb, ctl = _interrupted()
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.POWER_LOSS
+    one_interval = ctl.program.total_steps * 5000 // ctl.program.duration_ms + 10
+    assert true_steps <= ctl.delivered_steps() <= true_steps + one_interval
+
+
+def test_watchdog_reset_is_its_own_alarm():
+    """A watchdog reset mid-infusion comes up as WATCHDOG_RESET."""
+    _, vb, ctl = _interrupted(cause="watchdog")
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.WATCHDOG_RESET
+
+
+def test_never_resumes_on_its_own():
+    """Minutes of ticks after the reset move nothing; only ack and resume do."""
+    _, vb, ctl = _interrupted()
+    run_until_state(vb, ctl, (), 5 * MIN)
+    assert vb.stepper.position == 0 and not vb.stepper.enabled
+    ctl.acknowledge()
+    assert ctl.state == PAUSED
+    run_until_state(vb, ctl, (), 5 * MIN)
+    assert vb.stepper.position == 0
+
+
+def test_resumed_infusion_never_over_delivers():
+    """Resuming after the reset completes the program; true steps over both lives <= total."""
+    true_before, vb, ctl = _interrupted(minutes=17)
+    ctl.acknowledge()
+    ctl.resume()
+    run_until_state(vb, ctl, (COMPLETE,), 40 * MIN)
+    assert ctl.state == COMPLETE
+    total = ctl.program.total_steps
+    assert total - 60 <= true_before + vb.stepper.position <= total
+
+
+def test_a_finished_infusion_is_not_an_alarm_after_reset():
+    """A completed infusion before the reset leaves the pump idle, with its dose remembered."""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx(dose_ug_kg=100))
+    ctl.start()
+    run_until_state(vb, ctl, (COMPLETE,), 41 * MIN)
+    vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl2.state == IDLE
+    e = raises(Rejected, ctl2.program_prescription, standard_rx(dose_ug_kg=950))  # 0.1 + 0.95 > 1.0 mg/kg/24 h
+    assert e.code == errors.CUMULATIVE_LIMIT
+    ctl2.program_prescription(standard_rx(dose_ug_kg=900))  # exactly 1.0 mg/kg: allowed
+
+
+def test_event_log_survives_the_reset():
+    """The journal's events before the reset are readable after it."""
+    _, vb, ctl = _interrupted(minutes=2)
+    kinds = [kind for _seq, _t, kind, _v in ctl.recovered_events]
+    assert kinds == ["boot", "rx", "start", "boot"]  # progress records are not events

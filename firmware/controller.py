@@ -43,6 +43,11 @@ _OVERRUN_TOLERANCE_STEPS = const(1)
 
 
 class Controller:
+    # Set once a prescription is entered / an infusion started; methods that use them are only
+    # reachable in states where they are set (the `None` before is for reporting only).
+    program: "prescription.Program"
+    plan: MotionPlan
+
     def __init__(self, hal, board, library, syringes, limits=None, journal=None, reset_cause: str = "power") -> None:
         self.hal = hal
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
@@ -55,8 +60,8 @@ class Controller:
         self.syringes = syringes
         self.events = events.EventRing()
         self.state = IDLE
-        self.program = None  # the validated Program, once entered
-        self.plan = None  # its MotionPlan, once started
+        self.program = None  # type: ignore[assignment]  # the validated Program, once entered
+        self.plan = None  # type: ignore[assignment]  # its MotionPlan, once started
         self.alarm_code = 0
         self._origin_count = 0  # counter reading when the infusion started
         self._commanded = 0  # steps handed to the generator so far (plan-relative)
@@ -97,7 +102,7 @@ class Controller:
         p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h)
         self.journal.prescription(p.entered())
         self.program = p
-        self.plan = None
+        self.plan = None  # type: ignore[assignment]
         self._set_state(AWAITING_CONFIRMATION if p.soft_fields else PROGRAMMED)
         return p
 

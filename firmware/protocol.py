@@ -101,7 +101,7 @@ class Protocol:
             self._error(None, "BAD_FRAME", "seq", "-", "a sequence number on a framed command", "bad_frame")
             return
         framed = crc is not None  # only a CRC-checked frame may consume a sequence number
-        if framed:
+        if framed and seq is not None:
             if seq == self.last_seq and self._last_answer:
                 self.stats["retries"] += 1
                 self.link.write(self._last_answer)
@@ -111,7 +111,7 @@ class Protocol:
                 return
         self.stats["frames"] += 1
         answer = self._dispatch(seq, cmd, tokens[1:])
-        if framed:
+        if framed and seq is not None:
             self.last_seq = seq
             self._last_answer = answer
         self.link.write(answer)

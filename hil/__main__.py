@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
         "run": "hil.run",
     }
     if not argv or argv[0] not in commands:
-        print(__doc__.strip(), file=sys.stderr)
+        print((__doc__ or "").strip(), file=sys.stderr)
         return 2
     import importlib
 

@@ -96,15 +96,16 @@ class VirtualBoard:
             raise TimeoutError("the virtual board did not come back from the power cut")
 
     def _power_cycle_now(self) -> None:
-        off_ms = int(self._power_cut_s * 1000)
+        off_ms = int((self._power_cut_s or 0.0) * 1000)
         self.firmware.close()
         for _ in range(off_ms // self.tick_ms):
             self.link.read_available()  # bytes sent to an unpowered board are lost
             self.t_ms += self.tick_ms
             self.plant.advance(self.tick_ms, self.outputs.position)
         self.firmware = start_firmware(self.runtime, self.board, self.storage_dir)
-        if hasattr(self.plant, "rebase"):
-            self.plant.rebase(0)  # the new firmware's STEP counter starts at zero
+        rebase = getattr(self.plant, "rebase", None)
+        if rebase is not None:
+            rebase(0)  # the new firmware's STEP counter starts at zero
         self.outputs = BoardOutputs(0, False, 0)
         self._power_cut_s = None
         self._power_restored.set()

@@ -63,7 +63,9 @@ class MicroPythonItem(pytest.Item):
         self.test_name = test_name
 
     def runtest(self):
-        results = self.parent.module_results()
+        parent = self.parent
+        assert isinstance(parent, MicroPythonModule)
+        results = parent.module_results()
         r = results.get(self.test_name)
         if r is None:
             out = results["__output__"]
@@ -76,10 +78,10 @@ class MicroPythonItem(pytest.Item):
         if r["outcome"] == "failed":
             raise MicroPythonFailure(r["detail"])
 
-    def repr_failure(self, excinfo):
+    def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, MicroPythonFailure):
             return "under micropython:\n" + str(excinfo.value)
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
         return self.path, 0, self.name

@@ -46,4 +46,4 @@ def test_unknown_driver_is_refused():
 def test_missing_file_is_a_clear_error():
     """A board name with no board.json is refused naming the path."""
     e = raises(Rejected, Board.load, "NO_SUCH_BOARD")
-    assert "NO_SUCH_BOARD" in e.value
+    assert "NO_SUCH_BOARD" in str(e.value)

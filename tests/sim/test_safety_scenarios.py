@@ -1,0 +1,40 @@
+"""The safety scenarios end in the right alarm, with the figures in the summary."""
+
+import pytest
+
+from sim import report, runner
+from sim import scenario as scn
+
+
+def _summary(name, runtime="cpython"):
+    return report.summary(runner.run(scn.load(scn.SCENARIO_DIR / f"{name}.toml"), runtime=runtime), {})
+
+
+@pytest.mark.parametrize("name, alarm", [("occlusion_1mlh", "OCCLUSION"), ("near_empty", "SYRINGE_EMPTY"),
+                                         ("hypertension", "VITALS"), ("power_loss", "POWER_LOSS")])
+def test_scenario_ends_in_its_alarm(name, alarm):
+    """Each fault scenario raises its alarm first, and its [expect] table holds."""
+    s = _summary(name)
+    assert s["alarms"] and s["alarms"][0]["code"] == alarm
+    assert all(v["ok"] for v in s["expectations"].values()), s["expectations"]
+    if name != "near_empty":  # running out is not an injected fault with a start time
+        assert s["time_to_alarm_s"] is not None and s["time_to_alarm_s"] > 0
+        assert s["alarm_pressure_mmhg"] is not None
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_occlusion_release_bolus_and_completion(runtime):
+    """5 mL/h occlusion: alarm within 5 min, bolus on release under 0.1 mL, then the infusion completes."""
+    s = _summary("occlusion_5mlh", runtime)
+    assert s["alarms"][0]["code"] == "OCCLUSION" and s["time_to_alarm_s"] <= 300
+    assert 0 <= s["bolus_after_release_ml"] < 0.1
+    assert s["end_state"] == "complete" and abs(s["volume_error_pct"]) <= 0.5
+
+
+def test_trend_detector_beats_the_plain_threshold_on_the_same_plant():
+    """At 1 mL/h the project's detector alarms several times sooner than a 500 mmHg threshold."""
+    from sim.calibration import run_occlusion
+
+    baseline = run_occlusion(1.05, seed=1)
+    s = _summary("occlusion_1mlh")
+    assert s["time_to_alarm_s"] * 3 < baseline.time_to_alarm_s

@@ -15,7 +15,8 @@ LOG_MAX = 512  # events kept for LOG; older ones are dropped from RAM (the journ
 LOG_PAGE = 8
 
 READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
-THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY")
+THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY",
+           "SELFTEST")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "retries", "rejected")
 
@@ -214,6 +215,19 @@ class Protocol:
         self._only(kv, ("sbp", "dbp", "hr", "spo2"))
         self.ctl.report_vitals(kv)
         return (("state", self.ctl.state_name()),)
+
+    def _cmd_selftest(self, kv):
+        """The power-on self-test (moves the motor a little, dry): idle, no syringe loaded."""
+        from firmware.selftest import run_selftest
+
+        self._only(kv, ())
+        if self.ctl.state_name() != "idle":
+            raise Rejected(BAD_VALUE, "state", self.ctl.state_name(), "idle")
+        results = run_selftest(self.ctl, getattr(self.ctl.hal, "wait_ms", None))
+        passed = True
+        for _name, ok, _detail in results:
+            passed = passed and ok
+        return (("result", "pass" if passed else "fail"),) + tuple([(name, "ok" if ok else "fail") for name, ok, _ in results])
 
     def _cmd_telemetry(self, kv):
         self._only(kv, ("interval_ms",))

@@ -161,6 +161,10 @@ class PumpClient:
     def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
         return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
 
+    def selftest(self) -> Answer:
+        """The power-on self-test (idle pump, no syringe loaded): result=pass|fail and each check."""
+        return self.command("SELFTEST")
+
     def set_telemetry(self, interval_ms: int) -> Answer:
         return self.command("TELEMETRY", interval_ms=interval_ms)
 

@@ -202,6 +202,14 @@ class VirtualBoard:
         self.watchdog = VirtualWatchdog()
         self.link = VirtualLink()
         self.hal = Hal(self.clock, self.stepper, self.counter, self.force, self.switches, self.storage, self.watchdog, self.link)
+        self.hal.wait_ms = self.wait_ms  # type: ignore[attr-defined]  # used by the self-test
+
+    def wait_ms(self, ms: int) -> None:
+        """Time passing while the firmware blocks (the self-test): the clock and the generator
+        move on, and the load cell keeps converting at its last value."""
+        self.advance(ms)
+        if not self.auto_force:
+            self.force.update(self.force.raw_counts, self.force.sample_count + ms * 80 // 1000 + 1)
 
     def advance(self, delta_ms: int) -> None:
         self.clock.advance(delta_ms)

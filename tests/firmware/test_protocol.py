@@ -202,3 +202,15 @@ def test_stats_count_every_kind_of_bad_input():
     b.send(b"Y" * 300 + b"\n")
     (ans,) = b.answers(b.send(b"STATS\n"))
     assert "bad_frame=1" in ans and "crc=1" in ans and "too_long=1" in ans
+
+
+def test_selftest_over_the_link():
+    """SELFTEST needs a CRC, refuses with a syringe loaded, passes on an empty pump."""
+    b = Bench()
+    (ans,) = b.answers(b.send(b"SELFTEST\n"))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    (ans,) = b.answers(b.framed(1, "SELFTEST"))
+    assert ans.startswith("1 OK SELFTEST result=fail") and "step_counter=fail" in ans  # a syringe is loaded
+    b.vb.switches.syringe = False
+    (ans,) = b.answers(b.framed(2, "SELFTEST"))
+    assert ans == "2 OK SELFTEST result=pass pins=ok force_sensor=ok step_counter=ok"

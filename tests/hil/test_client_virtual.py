@@ -129,3 +129,11 @@ def test_unknown_runtime_is_a_clear_error():
     with pytest.raises(ValueError, match="runtime 'jython'"):
         VirtualBoard("jython")
     assert os.path.exists(ROOT / "boards" / "VIRTUAL" / "board.json")
+
+
+def test_selftest_on_the_virtual_board(board, tmp_path):
+    """With the syringe out, the self-test passes over the real pty in both runtimes."""
+    plant = board.plant
+    plant.switches = 0  # no syringe, plunger free
+    with PumpClient.open(board.port, log_path=tmp_path / "st.log") as pump:
+        assert pump.selftest() == {"result": "pass", "pins": "ok", "force_sensor": "ok", "step_counter": "ok"}

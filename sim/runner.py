@@ -93,18 +93,18 @@ def make_patient(s: Scenario, seed: int) -> Patient:
 
 class Runner:
     def __init__(self, scenario: Scenario, runtime: str | None = None, seed: int | None = None,
-                 progress: Callable[[float, float], None] | None = None) -> None:
+                 progress: Callable[[float, float], None] | None = None, patient: Patient | None = None) -> None:
         self.s = scenario
         self.runtime = runtime or scenario["run"]["runtime"]
         self.seed = scenario["run"]["seed"] if seed is None else seed
         self.progress = progress
         self.board = Board.load(scenario["board"]["name"])
         self.tick_ms = self.board.tick_ms
-        self.weight_kg = float(scenario["patient"]["weight_kg"])
+        self.weight_kg = float(patient.profile.weight_kg if patient is not None else scenario["patient"]["weight_kg"])
         self.rx = scenario["prescription"]
         self.conc_mg_ml = float(self.rx["concentration_mg_ml"])
         self.fields = pump_fields(self.rx, self.weight_kg)
-        self.patient = make_patient(scenario, self.seed)
+        self.patient = patient if patient is not None else make_patient(scenario, self.seed)
         mon = scenario["monitor"]
         self.monitor = VitalsMonitor(self.patient, self.seed + 1, cuff_interval_min=float(mon["cuff_interval_min"])) if mon["connected"] else None
         self.operator = op.Operator(on_event=self._on_event)
@@ -347,5 +347,6 @@ class Runner:
 
 
 def run(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
-        progress: Callable[[float, float], None] | None = None) -> RunResult:
-    return Runner(scenario, runtime, seed, progress).run()
+        progress: Callable[[float, float], None] | None = None, patient: Patient | None = None) -> RunResult:
+    """Run a scenario; `patient` (e.g. from sim.patient.sample) replaces the scenario's own."""
+    return Runner(scenario, runtime, seed, progress, patient).run()

@@ -432,7 +432,9 @@ def test_past_doses_are_bounded_and_merged_cautiously():
         j.complete(100)
     state = j.replay()
     assert len(state.past_doses) == MAX_PAST_DOSES
-    assert sum([d[2] for d in state.past_doses]) + state.session.delivered_ug() == 1000 * (MAX_PAST_DOSES + 5)
+    last_ug = state.session.delivered_ug()
+    assert last_ug is not None
+    assert sum([d[2] for d in state.past_doses]) + last_ug == 1000 * (MAX_PAST_DOSES + 5)
     merged = (MAX_PAST_DOSES + 4) - MAX_PAST_DOSES + 1  # the oldest doses, ended at 1..5 min
     assert state.past_doses[0][0] == merged * 60000 and state.past_doses[1][0] == (merged + 1) * 60000
     assert state.ug_last_24h(state.t_ms) == 1000 * (MAX_PAST_DOSES + 5)

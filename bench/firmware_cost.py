@@ -1,0 +1,53 @@
+"""Firmware cost in the MicroPython interpreter, and the link to the virtual board."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+
+from bench.results import Figure
+from sim.bus import ROOT, micropython_path
+
+
+def firmware() -> list[Figure]:
+    out = subprocess.run([micropython_path(), "bench/mpy_firmware_cost.py"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    params = {"interpreter": "micropython unix port (x86-64 host)", "ticks": d["ticks"], "scenario": "standard 40 min"}
+    return [
+        Figure("firmware_tick_us_median", d["tick_us_median"], "us", params=params),
+        Figure("firmware_tick_us_p99", d["tick_us_p99"], "us", params=params),
+        Figure("firmware_heap_bytes", d["heap_running_bytes"], "bytes in use during an infusion",
+               params={**params, "after_boot_bytes": d["heap_boot_bytes"]}),
+        Figure("firmware_allocs_per_tick", d["allocated_bytes"] / d["ticks"], "bytes/tick", target="0",
+               params={**params, "ticks_that_allocated": d["allocating_ticks"]}),
+    ]
+
+
+def link(n: int = 500) -> list[Figure]:
+    from hil.client import PumpClient
+    from hil.virtual_board import VirtualBoard
+
+    with VirtualBoard("micropython", speed=0).start() as vb, PumpClient.open(vb.port) as pump:
+        pump.set_telemetry(0)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            pump.status()
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        pump.set_telemetry(100)
+        pump.read_lines(0.2)
+        lines = pump.read_lines(3.0)
+        tel = sum(1 for line in lines if line.startswith(b"! TEL"))
+    params = {"board": "virtual, firmware in micropython, pty", "commands": n}
+    return [
+        Figure("link_roundtrip_ms_median", round(statistics.median(times), 3), "ms", params=params),
+        Figure("link_roundtrip_ms_p99", round(times[n * 99 // 100], 3), "ms", params=params),
+        Figure("telemetry_lines_per_s", round(tel / 3.0, 1), "lines/s",
+               params={"interval_ms": 100, "speed": "as fast as possible", "listen_s": 3}),
+    ]

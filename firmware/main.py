@@ -30,19 +30,27 @@ def boot(board_json: str = "board.json") -> Controller:
 
 
 def run(controller: Controller, ticks: int = -1) -> None:
-    """The main loop: one controller tick per board tick, forever (or `ticks` times)."""
+    """The main loop, forever (or `ticks` times): serve the operator link, one control tick,
+    then the journal's housekeeping, then sleep to the next tick. A late tick is not made up:
+    the motion plan is a function of time, so it simply catches up on the next one."""
     import time
 
-    clock = controller.hal.clock
+    from firmware.protocol import Protocol
+
+    hal = controller.hal
+    protocol = Protocol(controller, hal.link, controller.board.telemetry_ms)
+    clock = hal.clock
     period_ms = controller.board.tick_ms
-    next_ms = clock.now_ms()
+    # The virtual board's time moves only when told; a board's moves by itself.
+    sleep_ms = getattr(hal, "wait_ms", None) or getattr(time, "sleep_ms", None)
     while ticks != 0:
-        controller.tick(clock.now_ms())
-        controller.service(clock.now_ms())
-        next_ms = clock.now_ms() + period_ms  # a late tick is not made up: the plan is time-based
-        wait_ms = clock.diff_ms(next_ms, clock.now_ms())
-        if wait_ms > 0 and hasattr(time, "sleep_ms"):
-            time.sleep_ms(wait_ms)  # type: ignore[attr-defined]
+        now = clock.now_ms()
+        protocol.poll(now)
+        controller.tick(now)
+        controller.service(now)
+        wait_ms = clock.diff_ms(now + period_ms, clock.now_ms())
+        if wait_ms > 0 and sleep_ms is not None:
+            sleep_ms(wait_ms)
         if ticks > 0:
             ticks -= 1
 

@@ -27,8 +27,8 @@ import esp32
 from firmware.compat import const
 from firmware.hal import Hal
 from firmware.hal.file_storage import FileStorage
-from firmware.hal.hx711 import Hx711
-from firmware.hal.machine_io import MachineWatchdog, PinSwitches, StreamLink, TicksClock, UartLink, pin_number, reset_cause_name, setting
+from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
+                                     reset_cause_name, setting)
 
 RMT_CHANNEL = const(0)
 RMT_CLOCK_DIV = const(80)  # 80 MHz APB / 80 = 1 MHz: one tick per microsecond
@@ -151,22 +151,6 @@ class RmtStepper:
         return self._issued - self._counter.count() + self._backlog
 
 
-def build_force(board, pins: dict) -> Hx711:
-    data = machine.Pin(pin_number(pins, "hx711_data", board.name), machine.Pin.IN)
-    clock = machine.Pin(pin_number(pins, "hx711_clock", board.name), machine.Pin.OUT, value=0)
-    return Hx711(data, clock, board.force.get("gain_pulses", 25), machine.disable_irq, machine.enable_irq)
-
-
-def build_switches(board, pins: dict) -> PinSwitches:
-    active = setting(board.doc, "switches", "active_level", (0, 1), board.name)
-    pull = machine.Pin.PULL_UP if active == 0 else machine.Pin.PULL_DOWN
-
-    def switch(name: str):
-        return machine.Pin(pin_number(pins, name, board.name), machine.Pin.IN, pull)
-
-    return PinSwitches(switch("syringe_present"), switch("plunger_engaged"), switch("end_stop_empty"), active)
-
-
 def build_link(board):
     """UART0 is the DevKitC's USB bridge and MicroPython's console: use it as a stream."""
     link = board.doc.get("link", {})
@@ -199,7 +183,7 @@ def build(board) -> Hal:
     rmt = esp32.RMT(RMT_CHANNEL, pin=step, clock_div=RMT_CLOCK_DIV, idle_level=False)
     high = high_us_for(board.doc["drive"]["step_pulse_min_ns"])
     stepper = RmtStepper(rmt, direction, enable, counter, high, forward, en_active)
-    hal = Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
+    hal = Hal(TicksClock(), stepper, counter, build_force(machine, board, pins), build_switches(machine, board, pins),
               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
     # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
     # slot for it, so it is attached here.

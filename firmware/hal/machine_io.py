@@ -144,3 +144,25 @@ def setting(doc: dict, section: str, key: str, allowed: tuple, board_name: str):
     if value not in allowed:
         raise ValueError("boards/%s/board.json: %s.%s is %r, expected one of %r" % (board_name, section, key, value, allowed))
     return value
+
+
+def build_force(machine_module, board, pins: dict):
+    """The HX711 on the board's data and clock pins (bit-banged, polled)."""
+    from firmware.hal.hx711 import Hx711
+
+    m = machine_module
+    data = m.Pin(pin_number(pins, "hx711_data", board.name), m.Pin.IN)
+    clock = m.Pin(pin_number(pins, "hx711_clock", board.name), m.Pin.OUT, value=0)
+    return Hx711(data, clock, board.force.get("gain_pulses", 25), m.disable_irq, m.enable_irq)
+
+
+def build_switches(machine_module, board, pins: dict) -> "PinSwitches":
+    """Syringe, plunger and end-stop switches, pulled to their inactive level."""
+    m = machine_module
+    active = setting(board.doc, "switches", "active_level", (0, 1), board.name)
+    pull = m.Pin.PULL_UP if active == 0 else m.Pin.PULL_DOWN
+
+    def switch(name: str):
+        return m.Pin(pin_number(pins, name, board.name), m.Pin.IN, pull)
+
+    return PinSwitches(switch("syringe_present"), switch("plunger_engaged"), switch("end_stop_empty"), active)

@@ -21,8 +21,8 @@ import rp2
 from firmware.compat import const
 from firmware.hal import Hal, rp2_pio
 from firmware.hal.file_storage import FileStorage
-from firmware.hal.hx711 import Hx711
-from firmware.hal.machine_io import MachineWatchdog, PinSwitches, StreamLink, TicksClock, UartLink, pin_number, reset_cause_name, setting
+from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
+                                     reset_cause_name, setting)
 
 GENERATOR_SM = const(0)  # PIO0 SM0: the generator has PIO0's instruction memory to itself
 COUNTER_SM = const(4)  # PIO1 SM0
@@ -164,22 +164,6 @@ def _stepper_and_counter(board, pins: dict):
     return PioStepper(gen_sm, gate_sm, enable, counter, high, forward, en_active), counter
 
 
-def build_force(board, pins: dict) -> Hx711:
-    data = machine.Pin(pin_number(pins, "hx711_data", board.name), machine.Pin.IN)
-    clock = machine.Pin(pin_number(pins, "hx711_clock", board.name), machine.Pin.OUT, value=0)
-    return Hx711(data, clock, board.force.get("gain_pulses", 25), machine.disable_irq, machine.enable_irq)
-
-
-def build_switches(board, pins: dict) -> PinSwitches:
-    active = setting(board.doc, "switches", "active_level", (0, 1), board.name)
-    pull = machine.Pin.PULL_UP if active == 0 else machine.Pin.PULL_DOWN
-
-    def switch(name: str):
-        return machine.Pin(pin_number(pins, name, board.name), machine.Pin.IN, pull)
-
-    return PinSwitches(switch("syringe_present"), switch("plunger_engaged"), switch("end_stop_empty"), active)
-
-
 def build_link(board):
     link = board.doc.get("link", {})
     kind = link.get("kind")
@@ -202,7 +186,7 @@ def build(board) -> Hal:
     """HAL factory named by boards/RPI_PICO/board.json."""
     pins = board.pins
     stepper, counter = _stepper_and_counter(board, pins)
-    hal = Hal(TicksClock(), stepper, counter, build_force(board, pins), build_switches(board, pins),
+    hal = Hal(TicksClock(), stepper, counter, build_force(machine, board, pins), build_switches(machine, board, pins),
               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
     # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
     # slot for it, so it is attached here.

@@ -154,8 +154,8 @@ def test_higher_level_raises_the_threshold():
     assert abs(high * 500 // 750 - medium) <= 5 and high > medium
 
 
-def test_acknowledged_occlusion_resumes_and_completes():
-    """After relief, ack and resume, the infusion completes with exactly the total."""
+def _relieved_and_resumed():
+    """An occlusion, its back-off, the line cleared, acknowledged and resumed."""
     vb, ctl = _running(minutes=3)
     _ramp_force(vb, ctl, 40, 30 * MIN)
     run_until_state(vb, ctl, (), 10000)
@@ -163,18 +163,19 @@ def test_acknowledged_occlusion_resumes_and_completes():
     ctl.acknowledge()
     assert ctl.state == PAUSED
     ctl.resume()
+    return vb, ctl
+
+
+def test_acknowledged_occlusion_resumes_and_completes():
+    """After relief, ack and resume, the infusion completes with exactly the total."""
+    vb, ctl = _relieved_and_resumed()
     run_until_state(vb, ctl, (COMPLETE,), 60 * MIN)
     assert ctl.state == COMPLETE and ctl.delivered_steps() == ctl.program.total_steps
 
 
 def test_catch_up_never_exceeds_twice_the_rate():
     """Steps re-issued after a back-off come at most at twice the plan's rate per tick."""
-    vb, ctl = _running(minutes=3)
-    _ramp_force(vb, ctl, 40, 30 * MIN)
-    run_until_state(vb, ctl, (), 10000)
-    vb.force_counts = 12600
-    ctl.acknowledge()
-    ctl.resume()
+    vb, ctl = _relieved_and_resumed()
     p = ctl.program
     per_tick = (p.total_steps * 100 + p.duration_ms - 1) // p.duration_ms
     last = vb.counter.count()

@@ -4,7 +4,10 @@ as simulated time passes, and a STEP-line counter that sees only what was really
 Used in-process by the tests and the simulator, and inside the MicroPython virtual board,
 where the sim bus moves the clock and carries sensor readings. Every method the control loop
 calls is allocation-free so the loop can be checked under `micropython.heap_lock()`.
-Faults are injected here: a runaway generator that emits more than it was asked, a silent
+Like the Pico's PIO design, the STEP line passes a hardware budget gate: the generator cannot
+emit more forward steps than it was given with move(), whatever goes wrong inside it.
+Faults are injected here: a runaway generator (bursting ahead of its schedule, or past the gate
+when the gate itself has failed), a stalled motor, a silent
 force sensor, switches changed by the scenario.
 """
 
@@ -40,7 +43,8 @@ class VirtualStepper:
         self._period_us = 1000
         self._due_us = 0  # time of the next step, in unwrapped us
         self._now_us = 0
-        self.runaway_steps = 0  # fault injection: a broken generator bursts this many extra steps
+        self.runaway_steps = 0  # fault injection: a broken generator bursts this many steps at once...
+        self.gate_failed = False  # ...and only with the budget gate failed can they pass the budget
         self.stalled = False  # fault injection: the motor stalls (no steps reach the STEP line)
 
     def enable(self, on: bool) -> None:
@@ -64,8 +68,13 @@ class VirtualStepper:
         """Emit every step due up to now_us (called by the virtual board as time passes)."""
         self._now_us = now_us
         if self.runaway_steps > 0 and self.enabled:
-            # Faster than any control tick can watch: only a hardware-level stop bounds it.
-            self.position += self.runaway_steps
+            # Faster than any control tick can watch: the budget gate is what bounds it.
+            burst = self.runaway_steps
+            if not self.gate_failed:
+                budget = self._remaining if self._remaining > 0 else 0
+                burst = burst if burst < budget else budget
+                self._remaining -= burst
+            self.position += burst
             self.runaway_steps = 0
         if self._remaining == 0 or not self.enabled or now_us < self._due_us or self.stalled:
             return

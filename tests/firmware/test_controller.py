@@ -113,11 +113,21 @@ def test_slow_runaway_is_cut_at_the_total():
     assert ctl.delivered_steps() == held and not vb.stepper.enabled
 
 
-def test_runaway_generator_is_stopped_by_the_counter():
-    """A generator that bursts 500 extra steps is cut off by the independent count and latched."""
+def test_runaway_generator_is_held_by_the_budget_gate():
+    """A generator bursting 500 steps at once cannot pass the gate: never more than one step over."""
     vb, ctl = _started()
     run_until_state(vb, ctl, (), FORTY_MIN_MS - 1000)
     vb.stepper.runaway_steps = 500
+    run_until_state(vb, ctl, (COMPLETE, ALARM), 120000)
+    assert ctl.state == COMPLETE and ctl.delivered_steps() <= ctl.program.total_steps + 1
+
+
+def test_runaway_past_a_failed_gate_is_latched_by_the_counter():
+    """With the gate failed too, the independent count latches DOSE_OVERRUN and the motor stops."""
+    vb, ctl = _started()
+    run_until_state(vb, ctl, (), FORTY_MIN_MS - 1000)
+    vb.stepper.runaway_steps = 500
+    vb.stepper.gate_failed = True
     run_until_state(vb, ctl, (ALARM,), 120000)
     assert ctl.state == ALARM and ctl.alarm_code == alarms.DOSE_OVERRUN
     assert not vb.stepper.enabled

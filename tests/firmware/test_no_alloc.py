@@ -43,5 +43,6 @@ def test_alarm_path_ticks_without_allocating():
     ctl.start()
     _locked_ticks(vb, ctl, 600)
     vb.stepper.runaway_steps = 100000
+    vb.stepper.gate_failed = True
     _locked_ticks(vb, ctl, 10)
     assert ctl.state == ALARM and ctl.alarm_code == alarms.DOSE_OVERRUN

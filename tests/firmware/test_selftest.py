@@ -48,9 +48,10 @@ def test_silent_force_sensor_fails():
 
 
 def test_counter_disagreeing_with_the_generator_fails():
-    """A generator that bursts extra steps makes the counter disagree: step_counter fails."""
+    """A generator that bursts extra steps past a failed budget gate makes the counter disagree."""
     vb, ctl, wait = _rig()
     vb.stepper.runaway_steps = 5
+    vb.stepper.gate_failed = True
     ok, detail = _by_name(run_selftest(ctl, wait))["step_counter"]
     assert not ok and "disagree" in detail
     assert not vb.stepper.enabled

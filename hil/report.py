@@ -48,6 +48,7 @@ class HilReport:
 
     def write(self, properties: dict) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._summary_figures()
         parts = ["<!doctype html><meta charset='utf-8'><title>HIL acceptance report</title>",
                  "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
                  "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}</style>",
@@ -72,6 +73,47 @@ class HilReport:
         page.write_text("\n".join(parts))
         self.path("report.json").write_text(json.dumps([e.__dict__ for e in self.entries], indent=2, default=str))
         return page
+
+
+    def _summary_figures(self) -> None:
+        """One plot across the delivery matrix and one across the occlusion tests, first on the page."""
+        delivery = [(e.title.split(": ", 1)[-1], r) for e in self.entries for r in e.rows if "error_pct" in r]
+        occlusion = [r for e in self.entries for r in e.rows if "time_to_alarm_s" in r]
+        figures = []
+        if delivery:
+            figures.append(self._bar_plot("delivery.png", [t for t, _ in delivery], [r["error_pct"] for _, r in delivery],
+                                          "delivered - prescribed (%)", "Delivered volume by the balance", band=2.0))
+        if occlusion:
+            labels = ["%g mL/h" % r["rate_ml_h"] for r in occlusion]
+            figures.append(self._bar_plot("occlusion_time.png", labels, [r["time_to_alarm_s"] for r in occlusion],
+                                          "time to alarm (s)", "Occlusion: time from closing the line to the alarm"))
+            figures.append(self._bar_plot("occlusion_bolus.png", labels, [r["bolus_after_release_ml"] for r in occlusion],
+                                          "bolus after release (mL)", "Occlusion: volume released when the line reopens",
+                                          limit=occlusion[0].get("bolus_limit_ml")))
+        if figures:
+            self.entries.insert(0, Entry("Summary", "Each bar is one test; dashed lines are the limits.", figures=figures))
+
+    def _bar_plot(self, name: str, labels: list, values: list, ylabel: str, title: str, band=None, limit=None) -> str:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 0.9 + 0.35 * len(labels) + 2))
+        bars = ax.barh(range(len(values)), values, color="tab:blue")
+        ax.bar_label(bars, labels=["%.3g" % v for v in values], fontsize=8, padding=3)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.invert_yaxis()
+        for x in ([band, -band] if band else []) + ([limit] if limit else []):
+            ax.axvline(x, color="tab:red", linestyle="--")
+        ax.set_xlabel(ylabel)
+        ax.set_title(title)
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        path = self.path(name)
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return str(path)
 
 
 def _fmt(v) -> str:

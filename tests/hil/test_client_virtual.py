@@ -137,3 +137,45 @@ def test_selftest_on_the_virtual_board(board, tmp_path):
     plant.switches = 0  # no syringe, plunger free
     with PumpClient.open(board.port, log_path=tmp_path / "st.log") as pump:
         assert pump.selftest() == {"result": "pass", "pins": "ok", "force_sensor": "ok", "step_counter": "ok"}
+
+
+def test_socket_transport_reaches_the_same_pump(board, tmp_path):
+    """socket://127.0.0.1:PORT through a loopback relay to the pty works unchanged."""
+    import select
+    import socket
+    import threading
+
+    with PumpClient.open(board.port) as direct:
+        direct.set_telemetry(0)  # at full simulation speed telemetry would be >10,000 lines/s
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def relay():
+        conn, _ = server.accept()
+        fd = os.open(board.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            while not stop.is_set():
+                ready, _, _ = select.select([conn, fd], [], [], 0.05)
+                if conn in ready:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    os.write(fd, data)
+                if fd in ready:
+                    conn.sendall(os.read(fd, 65536))
+        finally:
+            os.close(fd)
+            conn.close()
+
+    t = threading.Thread(target=relay, daemon=True)
+    t.start()
+    try:
+        with PumpClient.open(f"socket://127.0.0.1:{port}", log_path=tmp_path / "sock.log") as pump:
+            assert pump.identify()["board"] == "VIRTUAL"
+            assert pump.program(**STANDARD)["state"] == "programmed"
+            assert pump.start()["state"] == "running"
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        server.close()

@@ -224,6 +224,8 @@ class Controller:
         """Latest patient vitals from a connected monitor (mmHg, bpm, %)."""
         ranges = {"sbp": (20, 300), "dbp": (10, 200), "hr": (20, 250), "spo2": (50, 100)}
         for k in readings:
+            if k not in ranges:
+                raise Rejected(BAD_VALUE, k, readings[k], "sbp,dbp,hr,spo2")
             lo, hi = ranges[k]
             v = readings[k]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:

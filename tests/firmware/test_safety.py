@@ -236,6 +236,8 @@ def test_vitals_outside_plausible_ranges_are_refused():
     vb, ctl = _running()
     e = raises(Rejected, ctl.report_vitals, {"sbp": 900})
     assert e.field == "sbp" and ctl.state == RUNNING
+    e = raises(Rejected, ctl.report_vitals, {"temp": 37})
+    assert e.field == "temp" and ctl.state == RUNNING
 
 
 def _warnings(ctl):

@@ -244,8 +244,11 @@ class Controller:
         self.now_ms = now_ms
         if self.state == RUNNING and dt_ms > 0:
             self._drive(dt_ms)
-            self._watch(dt_ms)
-        elif self._backoff_target is not None:
+            self._supervise()  # the dose first: an overrun is named as such
+            if self.state == RUNNING:
+                self._watch(dt_ms)
+            return
+        if self._backoff_target is not None:
             self._relieve()
         self._supervise()
 

@@ -156,7 +156,8 @@ class ForceHealth:
 
 
 class StepSupervisor:
-    """Counted steps must follow commanded steps: a lag means a stall or lost steps."""
+    """Counted steps must follow commanded steps: a lag means a stall or lost steps; steps the
+    generator was never given (a runaway past a failed budget gate) are a fault at once."""
 
     def __init__(self, stall_steps: int, stall_ms: int) -> None:
         self.stall_steps = stall_steps
@@ -167,6 +168,8 @@ class StepSupervisor:
         self._lag_ms = 0
 
     def update(self, dt_ms: int, commanded: int, counted: int) -> int:
+        if counted > commanded + 1:
+            return alarms.STEP_MISMATCH
         lag = commanded - counted
         if lag > self.stall_steps:
             self._lag_ms += dt_ms

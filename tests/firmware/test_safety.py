@@ -265,3 +265,14 @@ def test_stale_vitals_warn_without_stopping():
     _warnings(ctl)
     run_until_state(vb, ctl, (), 11 * MIN)
     assert _warnings(ctl) == [alarms.VITALS_STALE] and ctl.state == RUNNING
+
+
+def test_steps_never_commanded_are_a_fault_at_once():
+    """A burst past a failed budget gate mid-infusion: STEP_MISMATCH on the next tick, with the
+    true count written to the journal (so a reset then cannot under-state delivery)."""
+    vb, ctl = _running()
+    vb.stepper.runaway_steps = 200
+    vb.stepper.gate_failed = True
+    used = run_until_state(vb, ctl, (ALARM,), 1000)
+    assert used <= 100 and ctl.alarm_code == alarms.STEP_MISMATCH and not vb.stepper.enabled
+    assert ctl.journal.state.delivered_steps >= vb.stepper.position

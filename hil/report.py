@@ -90,8 +90,14 @@ class HilReport:
             figures.append(self._bar_plot("occlusion_bolus.png", labels, [r["bolus_after_release_ml"] for r in occlusion],
                                           "bolus after release (mL)", "Occlusion: volume released when the line reopens",
                                           limit=occlusion[0].get("bolus_limit_ml")))
+        csvs = []
+        if delivery:
+            csvs.append(str(self.write_csv("delivery.csv", [{"case": t, **r} for t, r in delivery])))
+        if occlusion:
+            csvs.append(str(self.write_csv("occlusion.csv", occlusion)))
         if figures:
-            self.entries.insert(0, Entry("Summary", "Each bar is one test; dashed lines are the limits.", figures=figures))
+            self.entries.insert(0, Entry("Summary", "Each bar is one test; dashed lines are the limits.", figures=figures,
+                                         csvs=csvs))
 
     def _bar_plot(self, name: str, labels: list, values: list, ylabel: str, title: str, band=None, limit=None) -> str:
         import matplotlib

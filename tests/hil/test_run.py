@@ -32,3 +32,13 @@ def test_run_against_a_silent_port_fails_and_says_where_the_log_is(tmp_path):
         silent.close()
     assert out.returncode != 0
     assert "no valid answer to 'ID'" in out.stdout and silent.path in out.stdout
+
+
+def test_report_has_plots_and_raw_samples(tmp_path):
+    """A delivery test leaves its summary plot and the measured rows as CSV in the report."""
+    out = _run(["-k", "delivered_volume and 70-0.5-10"], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert (tmp_path / "delivery.png").read_bytes()[:4] == b"\x89PNG"
+    rows = (tmp_path / "delivery.csv").read_text().splitlines()
+    assert rows[0].startswith("case,prescribed_ml,weighed_ml,error_pct") and len(rows) == 2
+    assert "delivery.png" in (tmp_path / "index.html").read_text()

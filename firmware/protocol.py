@@ -269,8 +269,9 @@ class Protocol:
         self._last_tel_ms = now_ms
         c = self.ctl
         rate = c.program.rate_nl_h if (c.program and c.state_name() == "running") else 0
-        self.link.write(frames.seal("! TEL t_ms=%d state=%s steps=%d delivered_nl=%d force_mn=%d rate_nl_h=%d"
-                                    % (now_ms, c.state_name(), c.delivered_steps(), c.delivered_nl(), c.force_mn(), rate)))
+        self.link.write(frames.seal("! TEL t_ms=%d state=%s steps=%d delivered_nl=%d force_mn=%d pressure_mmhg=%d rate_nl_h=%d"
+                                    % (now_ms, c.state_name(), c.delivered_steps(), c.delivered_nl(), c.force_mn(),
+                                       c.pressure_mmhg(), rate)))
 
 
 def _event_value(kind: int, value: int) -> str:

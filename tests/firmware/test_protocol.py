@@ -172,11 +172,12 @@ def test_telemetry_interval():
     """TELEMETRY sets the interval; lines then come at that period of pump time."""
     b = Bench()
     b.framed(1, "TELEMETRY interval_ms=500")
-    count = 0
+    lines = []
     for _ in range(20):
         b.vb.advance(100)
-        count += len([x for x in b.send(b"") if x.startswith(b"! TEL")])
-    assert count == 4
+        lines += [x for x in b.send(b"") if x.startswith(b"! TEL")]
+    assert len(lines) == 4
+    assert b"state=idle" in lines[0] and b"force_mn=" in lines[0] and b"pressure_mmhg=" in lines[0]
     (ans,) = b.answers(b.framed(2, "TELEMETRY interval_ms=5"))
     assert ans.startswith("2 ERR BAD_VALUE field=interval_ms")
 

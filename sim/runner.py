@@ -19,11 +19,9 @@ from typing import Any, Callable
 
 from firmware.board import Board
 from sim import operator as op
-from sim import priming
-from sim.bus import SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE, STATE_NAMES, start_firmware
-from sim.force_sensor import ForceSensor
+from sim.bus import SWITCH_PLUNGER, SWITCH_SYRINGE, STATE_NAMES, start_firmware
 from sim.patient import Patient, population_table, typical
-from sim.plant import DriveTrain, Plant
+from sim.board_plant import BoardPlant
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.scenario import Scenario
 from sim.vitals_monitor import VitalsMonitor
@@ -114,10 +112,9 @@ class Runner:
         self.scenario_log: list[dict[str, Any]] = []
         self.t_ms = 0  # simulated time since the run began
         self.state = 0
-        self.position_offset = 0  # STEP counts of firmware lives before the last power loss
+        self.position_offset = 0  # STEP counts of firmware lives before the last power loss (reporting)
         self.position = 0
-        self._delivered_before_ul = 0.0  # delivered by syringes of earlier sessions
-        self._pushed_before_ul = 0.0
+        self.bp: BoardPlant | None = None  # syringe, line and load cell, as the board sees them
         self._running_ms = 0
         self._last_vitals: dict[str, int] = {}
         self._fed_ul = 0.0  # delivered volume already given to the patient model
@@ -133,25 +130,20 @@ class Runner:
 
     # ---- set-up per session ---------------------------------------------------------------
     def _new_syringe(self, session: int) -> None:
-        if getattr(self, "plant", None) is not None:
-            # The used syringe's totals stay in the run's totals.
-            self._delivered_before_ul += self.plant.delivered_ul - self._waste_ul
-            self._pushed_before_ul += self.plant.pushed_ul - self._waste_pushed_ul
-        fill_ml = self.s["syringe"]["fill_ml"]
-        prime_s = priming.DURATION_S
-        self.plant = Plant(self.rx["syringe"] if self._known_syringe() else "bd_plastipak_50",
-                           drive=DriveTrain.from_board(self.s["board"]["name"]),
-                           fill_ul=None if fill_ml is None else float(fill_ml) * 1000.0,
-                           seed=self.seed * 100 + session, t0_s=self.t_ms / 1000.0 - prime_s)
-        prime_steps = priming.prime(self.plant, float(self.s["syringe"]["prime_ml"]) * 1000.0, self.t_ms / 1000.0 - prime_s)
-        self._waste_ul = self.plant.delivered_ul
-        self._waste_pushed_ul = self.plant.pushed_ul
-        # The plant counts travel from its own zero; the drive's position now is prime_steps into it.
-        self._plant_zero = self.position_offset + self.position - prime_steps
-        f = self.board.force
-        self.sensor = ForceSensor(lambda: self.plant.force_n, samples_per_s=self.board.doc["force"]["samples_per_s"],
-                                  counts_per_n=f["counts_per_n"], offset_counts=f["offset_counts"],
-                                  seed=self.seed * 100 + session + 50, first_sample_s=self.t_ms / 1000.0)
+        """A purged syringe for this session (the scenario's fill and purge; one seeded syringe each)."""
+        syringe = self.rx["syringe"] if self._known_syringe() else "bd_plastipak_50"
+        fill = self.s["syringe"]["fill_ml"]
+        seed = self.seed * 100 + session
+        if self.bp is None:
+            self.bp = BoardPlant(syringe, fill_ml=fill, board=self.s["board"]["name"], seed=seed,
+                                 prime_ml=float(self.s["syringe"]["prime_ml"]), t_ms=self.t_ms)
+        else:
+            self.bp.load_syringe(syringe, fill, seed=seed)
+
+    @property
+    def plant(self):
+        assert self.bp is not None
+        return self.bp.plant
 
     def _known_syringe(self) -> bool:
         from sim.syringe import load_syringe_table
@@ -208,25 +200,25 @@ class Runner:
                 self._sample()
             if self.progress and n % 600 == 0:
                 self.progress(self.t_ms / 60000.0, self._total_min())
-        self.session_record["delivered_ml"] = (self.plant.delivered_ul - self._waste_ul) / 1000.0
+        self.session_record["delivered_ml"] = self._bp().syringe_delivered_ml
 
     def _total_min(self) -> float:
         c = self.s["course"]
         return c["sessions"] * self.s["run"]["end_min"] + (c["sessions"] - 1) * c["interval_days"] * 1440
 
+    def _bp(self) -> BoardPlant:
+        assert self.bp is not None
+        return self.bp
+
     def _tick(self) -> None:
-        plant = self.plant
-        t_s = self.t_ms / 1000.0
-        raw = self.sensor.read(t_s)
-        switches = ((SWITCH_SYRINGE if plant.syringe_present else 0) | (SWITCH_PLUNGER if plant.plunger_engaged else 0)
-                    | (SWITCH_END_STOP if plant.at_end_stop else 0))
-        out, tx = self.fw.step(self.tick_ms, raw, self.sensor.sample_count, switches, self.operator.take_output())
+        bp = self._bp()
+        out, tx = self.fw.step(self.tick_ms, bp.force_raw, bp.samples, bp.switches, self.operator.take_output())
         self.t_ms += self.tick_ms
         self.position = out.position
         self.state = out.state
         if out.state == 3:
             self._running_ms += self.tick_ms
-        plant.advance(self.t_ms / 1000.0, self.position_offset + out.position - self._plant_zero)
+        bp.advance(self.tick_ms, out.position)
         if tx:
             self.operator.feed(tx)
 
@@ -244,7 +236,7 @@ class Runner:
                     self.operator.run(op.command("VITALS", sbp=v["sbp"], dbp=v["dbp"], hr=v["hr"], spo2=v["spo2"]))
 
     def _delivered_ul(self) -> float:
-        return self._delivered_before_ul + self.plant.delivered_ul - self._waste_ul
+        return self._bp().delivered_ml * 1000.0
 
     def _gap(self, gap_ms: int) -> None:
         """Days between sessions: the pump idles, the drug washes out; one exact PK step."""
@@ -252,9 +244,10 @@ class Runner:
         remaining = gap_ms
         while remaining > 0:
             dt = min(remaining, 3600000)
-            out, tx = self.fw.step(dt, self.sensor.read(self.t_ms / 1000.0), self.sensor.sample_count,
-                                   SWITCH_SYRINGE | SWITCH_PLUNGER, self.operator.take_output())
+            bp = self._bp()
+            out, tx = self.fw.step(dt, bp.force_raw, bp.samples, SWITCH_SYRINGE | SWITCH_PLUNGER, self.operator.take_output())
             self.position = out.position
+            bp.idle(dt)
             self.t_ms += dt
             remaining -= dt
             if tx:
@@ -266,7 +259,7 @@ class Runner:
         planned = prescribed_volume_ml(self.rx, self.weight_kg) * min(1.0, self._running_ms / (self.rx["duration_min"] * 60000))
         self.samples.append(Sample(
             t_min=self.t_ms / 60000.0, session=self.session, state=STATE_NAMES[self.state],
-            steps=self.position_offset + self.position, pushed_ml=(self._pushed_before_ul + plant.pushed_ul - self._waste_pushed_ul) / 1000.0,
+            steps=self.position_offset + self.position, pushed_ml=self._bp().pushed_ml,
             delivered_ml=self._delivered_ul() / 1000.0, planned_ml=planned + self.session * prescribed_volume_ml(self.rx, self.weight_kg),
             pressure_mmhg=plant.pressure_mmhg, force_n=plant.force_n, flow_ml_h=plant.flow_ul_h / 1000.0,
             cp_ng_ml=pt.cp_ng_ml, ce_ng_ml=pt.ce_ng_ml, sbp_mmhg=v.sbp_mmhg, dbp_mmhg=v.dbp_mmhg, hr_bpm=v.hr_bpm,
@@ -308,21 +301,22 @@ class Runner:
             "hypertension": lambda: self.patient.add_hypertension_episode(
                 self.patient.t_min, p["duration_min"], p["sbp_mmhg"], p["dbp_mmhg"], p["hr_bpm"]),
             "desaturation": lambda: self.patient.add_desaturation(self.patient.t_min, p["duration_min"], p["drop_pct"]),
-            "force_sensor_fault": lambda: self.sensor.inject_fault(p["kind"]),
+            "force_sensor_fault": lambda: self._bp().sensor.inject_fault(p["kind"]),
         }
         actions[ev.action]()
 
     def _power_loss(self, off_s: float) -> None:
         """The board loses power: no ticks while off, then it boots again from scratch."""
+        bp = self._bp()
         self.fw.close()
         self.position_offset += self.position
-        self.position = 0
-        off_ms = int(off_s * 1000)
-        t_end = self.t_ms + off_ms
+        t_end = self.t_ms + int(off_s * 1000)
         while self.t_ms < t_end:
             self.t_ms += self.tick_ms
-            self.plant.advance(self.t_ms / 1000.0, self.position_offset - self._plant_zero)
+            bp.advance(self.tick_ms, bp.position)  # the motor holds where it stopped
         self.fw = start_firmware(self.runtime, self.s["board"]["name"], self._flash_dir())
+        bp.rebase(0)  # the new firmware's STEP counter starts at zero
+        self.position = 0
 
     def _flash_dir(self) -> Path | None:
         return Path(self._flash.name) if self._flash is not None else None

@@ -109,8 +109,12 @@ class PumpClient:
             answer = self._await_answer("-", received, expect="OK " + cmd)
             if answer is not None:
                 return self._decode(cmd, answer)
-        raise PumpTimeout(
-            f"no valid answer to {cmd!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
+        raise self._no_answer(cmd, received)
+
+    def _no_answer(self, sent: str, received: list[bytes]) -> PumpTimeout:
+        """What was sent, what came back, and where the whole exchange is logged."""
+        return PumpTimeout(
+            f"no valid answer to {sent!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
             f"received: {b' | '.join(received)[-600:]!r}; full serial log: {self.log.path}"
         )
 
@@ -198,27 +202,24 @@ class PumpClient:
     # ---- framing -----------------------------------------------------------------------
     def command(self, cmd: str, **kv) -> Answer:
         self.seq = frames.next_seq(self.seq)
-        body = f"{self.seq} {cmd}" + ("" if not kv else " " + frames.format_pairs(kv.items()))
-        line = frames.seal(body)
+        body = self._body(cmd, kv)
         received: list[bytes] = []
         frame_errors: list[str] = []
         for _attempt in range(self.retries + 1):
-            self._send(line)
+            self._send(frames.seal(body))
             answer = self._await_answer(self.seq, received, frame_errors=frame_errors)
             if answer is not None:
                 return self._decode(cmd, answer)
             if frame_errors and frame_errors[-1].startswith("ERR SEQ_ORDER"):
                 # The pump expects another number (it was reset, or another host talked to it).
-                self.seq = frames.parse_pairs(frame_errors[-1].split(" ")[2:])["allowed"] - 1
-                self.seq = frames.next_seq(self.seq)
-                body = f"{self.seq} {cmd}" + ("" if not kv else " " + frames.format_pairs(kv.items()))
-                line = frames.seal(body)
+                self.seq = frames.parse_pairs(frame_errors[-1].split(" ")[2:])["allowed"]
+                body = self._body(cmd, kv)
         if frame_errors:
             return self._decode(cmd, frame_errors[-1])
-        raise PumpTimeout(
-            f"no valid answer to {body!r} on {self.url} after {self.retries + 1} tries of {self.timeout_s} s; "
-            f"received: {b' | '.join(received)[-600:]!r}; full serial log: {self.log.path}"
-        )
+        raise self._no_answer(body, received)
+
+    def _body(self, cmd: str, kv: dict) -> str:
+        return f"{self.seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
 
     def send_raw(self, data: bytes) -> None:
         """Write bytes as they are (for tests of the pump's parser)."""

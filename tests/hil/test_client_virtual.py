@@ -179,3 +179,13 @@ def test_socket_transport_reaches_the_same_pump(board, tmp_path):
         stop.set()
         t.join(timeout=5)
         server.close()
+
+
+def test_client_follows_the_pump_after_a_sequence_refusal(board, tmp_path):
+    """If another host moved the pump's sequence on, SEQ_ORDER tells the client the next number."""
+    with PumpClient.open(board.port, log_path=tmp_path / "a.log", timeout_s=0.3) as pump:
+        for _ in range(5):
+            pump.status()
+        pump.seq = 60000  # behind the pump's last number, as a stale host would be
+        assert pump.status()["state"] == "idle"
+        assert pump.seq == 6  # five statuses were 1..5: the pump asked for 6

@@ -11,8 +11,3 @@ except ImportError:  # CPython
     def const(value: int) -> int:
         return value
 
-
-def is_micropython() -> bool:
-    import sys
-
-    return sys.implementation.name == "micropython"

@@ -17,7 +17,6 @@ wrong key, type or value is an error that names the file, the key, the value and
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +207,3 @@ def _event(raw: Any, index: int, source: str, end_min: float) -> Event:
         params.setdefault(key, default)
     return Event(float(raw["at_min"]), action, params)
 
-
-def with_overrides(scenario: Scenario, **changes: dict[str, Any]) -> Scenario:
-    """A copy with some section values replaced (for programmatic use, e.g. benchmarks)."""
-    out = copy.deepcopy(scenario)
-    for section, values in changes.items():
-        out.sections[section].update(values)
-    return out

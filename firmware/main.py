@@ -2,7 +2,7 @@
 
 On a board, `main.py` at the root of the filesystem calls `run()` and `board.json` sits
 beside it. On the host: `micropython -m firmware.main boards/VIRTUAL/board.json` (the virtual
-board's own launcher in hil/ drives the loop in lockstep instead).
+board's sim bus, `firmware/hal/simbus.py`, calls the same `MainLoop.step` in lockstep instead).
 """
 
 import sys
@@ -11,6 +11,7 @@ from firmware.board import Board
 from firmware.controller import Controller
 from firmware.datafile import load_json
 from firmware.library import DrugLibrary
+from firmware.protocol import Protocol
 from firmware.syringes import SyringeTable
 
 
@@ -22,32 +23,46 @@ def import_module(dotted: str):
     return mod
 
 
+def assemble(hal, board: Board, reset_cause: str = "power") -> Controller:
+    """The controller on a built HAL, with the library and syringe table from their data files."""
+    return Controller(hal, board, DrugLibrary.load(), SyringeTable.load(), reset_cause=reset_cause)
+
+
 def boot(board_json: str = "board.json") -> Controller:
     board = Board(load_json(board_json))
     hal = import_module(board.hal_module).build(board)
-    cause = hal.reset_cause() if hasattr(hal, "reset_cause") else "power"
-    return Controller(hal, board, DrugLibrary.load(), SyringeTable.load(), reset_cause=cause)
+    return assemble(hal, board, hal.reset_cause() if hasattr(hal, "reset_cause") else "power")
+
+
+class MainLoop:
+    """One step of the main loop, in its order: serve the operator link, one control tick, then
+    the journal's housekeeping. A board calls it every tick_ms; the sim bus once per frame."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.protocol = Protocol(controller, controller.hal.link, controller.board.telemetry_ms)
+
+    def step(self, now_ms: int) -> None:
+        self.protocol.poll(now_ms)
+        self.controller.tick(now_ms)
+        self.controller.service(now_ms)
 
 
 def run(controller: Controller, ticks: int = -1) -> None:
-    """The main loop, forever (or `ticks` times): serve the operator link, one control tick,
-    then the journal's housekeeping, then sleep to the next tick. A late tick is not made up:
-    the motion plan is a function of time, so it simply catches up on the next one."""
+    """The main loop, forever (or `ticks` times): one `MainLoop.step`, then sleep to the next
+    tick. A late tick is not made up: the motion plan is a function of time, so it simply
+    catches up on the next one."""
     import time
 
-    from firmware.protocol import Protocol
-
     hal = controller.hal
-    protocol = Protocol(controller, hal.link, controller.board.telemetry_ms)
+    loop = MainLoop(controller)
     clock = hal.clock
     period_ms = controller.board.tick_ms
     # The virtual board's time moves only when told; a board's moves by itself.
     sleep_ms = getattr(hal, "wait_ms", None) or getattr(time, "sleep_ms", None)
     while ticks != 0:
         now = clock.now_ms()
-        protocol.poll(now)
-        controller.tick(now)
-        controller.service(now)
+        loop.step(now)
         wait_ms = clock.diff_ms(now + period_ms, clock.now_ms())
         if wait_ms > 0 and sleep_ms is not None:
             sleep_ms(wait_ms)

@@ -1,24 +1,30 @@
-"""The virtual board: the firmware running in lockstep with a plant, its command link on a pty.
+"""The virtual board: the simulation engine's board process, its command link on a pty.
 
     python -m hil virtual [--runtime micropython|cpython] [--speed 1.0]
 
-starts the firmware (by default in the real `micropython` interpreter, as `firmware.hal.simbus`),
+starts the firmware (by default in the real `micropython` interpreter, over the sim bus),
 prints the pty path of its command link, and serves until stopped. Any serial terminal or the
-harness can attach to that path. The plant owns time: each control tick this side advances the
-plant, sends the board the elapsed time, sensor readings and the bytes the host typed, and gets
-back the STEP-line position and what the board wrote.
+harness can attach to that path. It is the simulator's engine (sim/engine.py) with the same
+board process, backend and power cut; what differs is who types on the link (the pty's host,
+not a scripted operator) and the pace: `--speed` simulated seconds per wall second on
+`sim.engine.Paced` (a `simpy.rt.RealtimeEnvironment`), 0 for as fast as it can go.
 
-`--speed` is simulated seconds per wall second (0: as fast as the processes can go). The plant
-is injectable; until a simulator plant is given, `ConstantPlant` serves (a syringe that moves
-as stepped against a constant force).
+The plant is injectable (the bench passes the simulator's `sim.board_plant.BoardPlant`); until
+one is given, `ConstantPlant` serves (a syringe that moves as stepped against a constant
+force). A test's hands reach into the running simulation between two ticks through
+`pause_then`, `schedule` and `power_cycle`: the bench-hands process runs them in the engine's
+own thread.
 """
 
+import collections
 import sys
 import threading
-import time
 
 from hil.pty_link import PtyLink
-from sim.bus import ROOT, SWITCH_PLUNGER, SWITCH_SYRINGE, BoardOutputs, start_firmware
+from firmware.hal.simbus import SWITCH_PLUNGER, SWITCH_SYRINGE
+from sim.board import BoardProcess
+from sim.board_backend import ROOT, open_backend
+from sim.engine import ACT, Paced, Wake
 
 __all__ = ["ROOT", "ConstantPlant", "VirtualBoard", "main"]
 
@@ -45,70 +51,46 @@ class ConstantPlant:
         self._lcg = (1103515245 * self._lcg + 12345) & 0x7FFFFFFF
         self.force_raw = self.base_raw + (self._lcg >> 16) % (2 * self.noise_counts + 1) - self.noise_counts
 
+    def rebase(self, position: int) -> None:
+        self.position = position
+
 
 class VirtualBoard:
-    """Firmware + plant + pty, stepped in lockstep; `serve_forever()` or `start()` in a thread."""
+    """The engine serving one board on a pty: `serve_forever()`, or `start()` in a thread."""
 
-    def __init__(self, runtime: str = "micropython", plant=None, speed: float = 0.0, tick_ms: int = 100,
+    def __init__(self, runtime: str = "micropython", plant=None, speed: float = 0.0,
                  board: str = "VIRTUAL", storage_dir=None) -> None:
-        self.runtime = runtime
-        self.board = board
-        self.storage_dir = storage_dir
-        self.firmware = start_firmware(runtime, board, storage_dir)
+        from firmware.board import Board
+
+        self.backend = open_backend(runtime, board, storage_dir)
         self.plant = plant if plant is not None else ConstantPlant()
         self.link = PtyLink()
         self.port = self.link.path
-        self.speed = speed
-        self.tick_ms = tick_ms
-        self.t_ms = 0
-        self.outputs = BoardOutputs(0, False, 0)
         self.corrupt_answers = 0  # fault injection: damage this many answer lines on the way out
-        self._power_cut_s = None
-        self._power_restored = threading.Event()
-        self._between_ticks: list = []
-        self._scheduled: list = []  # (t_ms, action) to run when simulated time reaches t_ms
+        self.env = Paced(speed, wake_fd=self.link.master_fd)
+        self.board = BoardProcess(self.env, self.backend, self.plant, self, Board.load(board).tick_ms)
+        self._requests: collections.deque = collections.deque()  # (action, done, failure) from other threads
         self._stop = threading.Event()
         self._thread = None
         self.error = None
+        self._hands = self.env.process(self._bench_hands())
 
-    def tick(self) -> BoardOutputs:
-        if self._power_cut_s is not None:
-            self._power_cycle_now()
-        plant = self.plant
-        rx = self.link.read_available()
-        self.outputs, tx = self.firmware.step(self.tick_ms, plant.force_raw, plant.samples, plant.switches, rx)
-        if tx:
-            if self.corrupt_answers:
-                tx = self._corrupt_first_answer(tx)
-            self.link.write_lines(tx)
-        self.t_ms += self.tick_ms
-        plant.advance(self.tick_ms, self.outputs.position)
-        return self.outputs
+    @property
+    def t_ms(self) -> int:
+        return int(self.env.now)
 
-    def power_cycle(self, off_s: float, timeout_s: float = 30.0) -> None:
-        """Cut the board's power for off_s of simulated time, then boot it again (from the serving
-        thread, between ticks). What the firmware keeps is what its storage kept."""
-        self._power_restored.clear()
-        self._power_cut_s = off_s
-        if self._thread is None:
-            self.tick()
-        elif not self._power_restored.wait(timeout_s):
-            raise TimeoutError("the virtual board did not come back from the power cut")
+    @property
+    def outputs(self):
+        return self.board.outputs
 
-    def _power_cycle_now(self) -> None:
-        off_ms = int((self._power_cut_s or 0.0) * 1000)
-        self.firmware.close()
-        for _ in range(off_ms // self.tick_ms):
-            self.link.read_available()  # bytes sent to an unpowered board are lost
-            self.t_ms += self.tick_ms
-            self.plant.advance(self.tick_ms, self.outputs.position)
-        self.firmware = start_firmware(self.runtime, self.board, self.storage_dir)
-        rebase = getattr(self.plant, "rebase", None)
-        if rebase is not None:
-            rebase(0)  # the new firmware's STEP counter starts at zero
-        self.outputs = BoardOutputs(0, False, 0)
-        self._power_cut_s = None
-        self._power_restored.set()
+    # ---- the board's link -------------------------------------------------------------------
+    def take_rx(self) -> bytes:
+        return self.link.read_available()
+
+    def put_tx(self, tx: bytes) -> None:
+        if self.corrupt_answers:
+            tx = self._corrupt_first_answer(tx)
+        self.link.write_lines(tx)
 
     def _corrupt_first_answer(self, tx: bytes) -> bytes:
         lines = tx.splitlines(keepends=True)
@@ -119,54 +101,68 @@ class VirtualBoard:
                 break
         return b"".join(lines)
 
-    def set_speed(self, speed: float) -> None:
-        """Change the pace from now on (pacing is measured from this moment)."""
-        self._pace_from = (time.monotonic(), self.t_ms)
-        self.speed = speed
+    # ---- a test's hands, between ticks ---------------------------------------------------------
+    def _bench_hands(self):
+        """Each tick: run what other threads asked for (an action may hand back an event to wait
+        for, as a power cut does until the board is back); stop when asked to."""
+        while not self._stop.is_set():
+            yield Wake(self.env, self.board.tick_ms, ACT)
+            while self._requests:
+                action, done, failure = self._requests.popleft()
+                try:
+                    waited = action()
+                    if waited is not None:
+                        yield waited
+                except Exception as e:  # handed back to the caller, the board keeps serving
+                    failure.append(e)
+                done.set()
+
+    def _ask(self, action, timeout_s: float, what: str) -> None:
+        """Have the serving thread run action() between two ticks, and wait until it has."""
+        done = threading.Event()
+        failure: list[BaseException] = []
+        self._requests.append((action, done, failure))
+        if self._thread is None:  # nobody serving: run the engine here until it is done
+            while not done.is_set():
+                self.env.step()
+        elif not done.wait(timeout_s):
+            raise TimeoutError(f"the virtual board did not {what}")
+        if failure:
+            raise failure[0]
 
     def pause_then(self, action, timeout_s: float = 10.0) -> None:
         """Run `action` in the serving thread between two ticks (e.g. to swap the plant's syringe)."""
-        if self._thread is None:
+        def act():
             action()
-            return
-        done = threading.Event()
-        failure: list[BaseException] = []
 
-        def guarded():
-            try:
-                action()
-            except Exception as e:  # handed back to the caller, the board keeps serving
-                failure.append(e)
+        self._ask(act, timeout_s, "run the requested action")
 
-        self._between_ticks.append((guarded, done))
-        if not done.wait(timeout_s):
-            raise TimeoutError("the virtual board did not run the requested action")
-        if failure:
-            raise failure[0]
+    def power_cycle(self, off_s: float, timeout_s: float = 30.0) -> None:
+        """Cut the board's power for off_s of simulated time, then boot it again. What the
+        firmware keeps is what its storage kept."""
+        self._ask(lambda: self.board.power_cut(int(off_s * 1000)), timeout_s, "come back from the power cut")
 
     def schedule(self, t_ms: int, action) -> None:
         """Run `action` in the serving thread when simulated time reaches t_ms (time stands still
         while it runs, so a measurement taken there has an exact time stamp)."""
-        self._scheduled.append((t_ms, action))
-        self._scheduled.sort(key=lambda item: item[0])
+        def at_time():
+            yield Wake(self.env, max(0, t_ms - self.env.now), ACT)
+            action()
 
+        def start():
+            self.env.process(at_time())
+
+        self._requests.append((start, threading.Event(), []))
+
+    def set_speed(self, speed: float) -> None:
+        """Change the pace from now on (pacing is measured from this moment)."""
+        self.env.set_speed(speed)
+
+    # ---- serving ------------------------------------------------------------------------------
     def serve_forever(self) -> None:
-        self._pace_from = (time.monotonic(), self.t_ms)
+        self.env.set_speed(self.env.speed)  # the pace counts from now
         try:
-            while not self._stop.is_set():
-                while self._between_ticks:
-                    action, done = self._between_ticks.pop(0)
-                    action()
-                    done.set()
-                while self._scheduled and self._scheduled[0][0] <= self.t_ms:
-                    self._scheduled.pop(0)[1]()
-                self.tick()
-                if self.speed > 0:
-                    wall0, sim0 = self._pace_from
-                    ahead_s = (self.t_ms - sim0) / 1000 / self.speed - (time.monotonic() - wall0)
-                    if ahead_s > 0:
-                        # Wake early if the host writes, so answers are not held back a whole tick.
-                        self.link.wait_readable(ahead_s)
+            self.env.run(until=self._hands)
         except Exception as e:  # reported to whoever started the thread
             self.error = e
             raise
@@ -180,7 +176,7 @@ class VirtualBoard:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.firmware.close()
+        self.backend.quit()
         self.link.close()
 
     def __enter__(self) -> "VirtualBoard":
@@ -198,12 +194,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (0: as fast as possible)")
     ap.add_argument("--board", default="VIRTUAL")
     args = ap.parse_args(argv)
+    if args.speed < 0:
+        print(f"error: --speed {args.speed}: allowed 0 (as fast as possible) or more", file=sys.stderr)
+        return 2
     try:
         vb = VirtualBoard(args.runtime, speed=args.speed, board=args.board)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"virtual board ({vb.firmware.version}) command link: {vb.port}", flush=True)
+    print(f"virtual board ({vb.backend.version}) command link: {vb.port}", flush=True)
     print("attach a serial terminal or the harness to that path; Ctrl-C stops", flush=True)
     try:
         vb.serve_forever()

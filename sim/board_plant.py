@@ -1,7 +1,7 @@
-"""The simulator's syringe, line and load cell in the shape the virtual board's loop drives.
+"""The simulator's syringe, line and load cell in the shape the engine's board process drives.
 
-`hil/virtual_board.py` steps the firmware and calls `advance(dt_ms, position)` each tick, then
-reads `force_raw`, `samples` and `switches` for the next frame. This adapter holds one
+The board process (sim/board.py) steps the firmware and calls `advance(dt_ms, position)` each
+tick, then reads `force_raw`, `samples` and `switches` for the next frame. This adapter holds one
 `sim.plant.Plant` (a purged syringe on a line to a vein) and its HX711, and exposes what a
 bench has: the mass on a balance under the line's outlet, and hands that can close the line,
 pull the syringe out or load another one.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from firmware.board import Board
 from sim import priming
-from sim.bus import SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE
+from firmware.hal.simbus import SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE
 from sim.force_sensor import ForceSensor
 from sim.plant import DriveTrain, Plant
 

@@ -1,20 +1,27 @@
 """The simulated operator: types commands on the pump's command link, one at a time.
 
-In a simulation nothing waits on a wall clock: a command's bytes go to the board with the next
-bus frame and its answer comes back in that frame's output. An operator action is a small
-script (a generator) that yields commands and receives their answers, e.g. program, confirm the
-soft-limit fields the pump names, then start. Uses the protocol's own frame codec, so the
-simulator exercises exactly the path a tester's terminal or the HIL harness does.
+An operator action is a script, a SimPy process that yields commands and receives their
+answers (e.g. program, confirm the soft-limit fields the pump names, then start). The
+keyboard is a `simpy.Resource` of one: scripts take turns, and within a script one command is
+outstanding at a time, as a person at the pump works. A command's bytes go to the board with
+its next tick and the answer comes back in that tick's output. Uses the protocol's own frame
+codec, so the simulator exercises exactly the path a tester's terminal or the HIL harness does.
+
+The operator is the board process's link: `take_rx()` gives the board what was typed since
+its last tick, `put_tx()` takes what the board wrote.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Generator
+
+import simpy
+from simpy.events import Event
 
 from firmware import frames
 
-Script = Generator[tuple[str, dict[str, Any]], "Answer", None]
+Script = Generator[Event, Any, None]
 
 
 @dataclass
@@ -31,49 +38,49 @@ class Answer:
         return self.values[key]
 
 
-@dataclass
 class Operator:
-    seq: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[Answer] = field(default_factory=list)
-    _scripts: list[Script] = field(default_factory=list)
-    _outstanding: int | None = None
-    _current: Script | None = None
-    _outbox: bytes = b""
-    on_event: Callable[[dict[str, Any]], None] | None = None
+    def __init__(self, env: simpy.Environment, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.env = env
+        self.keyboard = simpy.Resource(env, capacity=1)
+        self.on_event = on_event
+        self.seq = 0
+        self.events: list[dict[str, Any]] = []
+        self.answers: list[Answer] = []
+        self._outbox = b""
+        self._awaiting: tuple[int, Event] | None = None  # (seq, answer event) of the outstanding command
 
-    def run(self, script: Script) -> None:
-        """Queue a script; scripts run one after another."""
-        self._scripts.append(script)
+    def run(self, script: Callable[..., Script], *args: Any) -> simpy.Process:
+        """Start a script once the keyboard is free; the process's value is the script's."""
+        return self.env.process(self._at_keyboard(script, args))
 
-    def idle(self) -> bool:
-        return self._current is None and not self._scripts and self._outstanding is None
+    def command(self, cmd: str, **kv: Any) -> simpy.Process:
+        """A one-command script; its value is the Answer."""
+        return self.run(_one, cmd, kv)
 
-    def take_output(self) -> bytes:
-        """Bytes to send to the board with the next frame."""
-        if self._outstanding is None and self._current is None and self._scripts:
-            self._current = self._scripts.pop(0)
-            self._advance(None)
+    def _at_keyboard(self, script: Callable[..., Script], args: tuple) -> Generator[Event, Any, Any]:
+        with self.keyboard.request() as turn:
+            yield turn
+            return (yield from script(self, *args))
+
+    def send(self, cmd: str, kv: dict[str, Any] | None = None) -> Event:
+        """Type one command (within a script); the event's value is its Answer."""
+        assert self._awaiting is None, "one command at a time"
+        self.seq = frames.next_seq(self.seq)
+        body = f"{self.seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
+        self._outbox += frames.seal(body)
+        answer = Event(self.env)
+        self._awaiting = (self.seq, answer)
+        return answer
+
+    # ---- the board's link -------------------------------------------------------------------
+    def take_rx(self) -> bytes:
         out, self._outbox = self._outbox, b""
         return out
 
-    def feed(self, tx: bytes) -> None:
-        """Lines the board wrote in the last frame."""
+    def put_tx(self, tx: bytes) -> None:
         for line in tx.split(b"\n"):
             if line:
                 self._line(line)
-
-    def _advance(self, answer: Answer | None) -> None:
-        assert self._current is not None
-        try:
-            cmd, kv = self._current.send(answer) if answer is not None else next(self._current)
-        except StopIteration:
-            self._current = None
-            return
-        self.seq = frames.next_seq(self.seq)
-        self._outstanding = self.seq
-        body = f"{self.seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
-        self._outbox += frames.seal(body)
 
     def _line(self, line: bytes) -> None:
         body, crc = frames.split_crc(line)
@@ -89,31 +96,33 @@ class Operator:
                     self.on_event(ev)
             return
         tag, _, rest = text.partition(" ")
-        if self._outstanding is None or tag != str(self._outstanding):
+        if self._awaiting is None or tag != str(self._awaiting[0]):
             return
-        status, _, tail = rest.partition(" ")
-        if status == "OK":
-            name, _, pairs = tail.partition(" ")
-            answer = Answer(True, name, frames.parse_pairs(pairs.split(" ")) if pairs else {})
-        else:
-            code, _, pairs = tail.partition(" ")
-            values = frames.parse_pairs(pairs.split(" ")) if pairs else {}
-            values["code"] = code
-            answer = Answer(False, "", values)
+        answer = _answer(rest)
         self.answers.append(answer)
-        self._outstanding = None
-        if self._current is not None:
-            self._advance(answer)
+        event = self._awaiting[1]
+        self._awaiting = None
+        event.succeed(answer)
 
 
-def command(cmd: str, **kv: Any) -> Script:
-    """A one-command script."""
-    yield cmd, kv
+def _answer(rest: str) -> Answer:
+    status, _, tail = rest.partition(" ")
+    if status == "OK":
+        name, _, pairs = tail.partition(" ")
+        return Answer(True, name, frames.parse_pairs(pairs.split(" ")) if pairs else {})
+    code, _, pairs = tail.partition(" ")
+    values = frames.parse_pairs(pairs.split(" ")) if pairs else {}
+    values["code"] = code
+    return Answer(False, "", values)
 
 
-def program_and_start(fields: dict[str, Any], confirm_soft_limits: bool, record: dict[str, Any]) -> Script:
+def _one(op: Operator, cmd: str, kv: dict[str, Any]) -> Script:
+    return (yield op.send(cmd, kv))
+
+
+def program_and_start(op: Operator, fields: dict[str, Any], confirm_soft_limits: bool, record: dict[str, Any]) -> Script:
     """Enter the prescription, confirm soft-limit overrides if the operator would, then start."""
-    a = yield "PROGRAM", fields
+    a = yield op.send("PROGRAM", fields)
     record["program"] = a.values
     if not a.ok:
         record["result"] = a.code
@@ -122,10 +131,10 @@ def program_and_start(fields: dict[str, Any], confirm_soft_limits: bool, record:
         if not confirm_soft_limits:
             record["result"] = "AWAITING_CONFIRMATION"
             return
-        c = yield "CONFIRM", {"fields": a["soft"]}
+        c = yield op.send("CONFIRM", {"fields": a["soft"]})
         if not c.ok:
             record["result"] = c.code
             return
         record["confirmed"] = a["soft"]
-    s = yield "START", {}
+    s = yield op.send("START", {})
     record["result"] = "STARTED" if s.ok else s.code

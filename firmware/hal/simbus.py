@@ -1,48 +1,121 @@
-"""The virtual board's end of the sim bus: the firmware in lockstep with a simulated plant.
+"""The sim bus: the virtual board's firmware in lockstep with a simulated plant, over a pipe.
 
-The plant side owns time. Each control tick it sends one frame on this process's stdin:
-how much time passed, the force sensor's latest conversion, the switches, and any bytes the
-operator sent on the command link. The board advances its clock and step generator, handles
-the link, runs one controller tick, and answers on stdout with the STEP-line position, the
-driver's enable, the state and the bytes it wrote to the link. Nothing happens between frames,
-so a run is deterministic for a given plant and seed, and as fast as the two processes can talk.
+The plant side owns time. Each control tick it sends one frame on this process's stdin: how
+much time passed, the force sensor's latest conversion, the switches, and any bytes the
+operator sent on the command link. The board advances its clock and step generator, runs one
+main-loop step (link, controller tick, housekeeping; `firmware.main.MainLoop`) and answers on
+stdout with the STEP-line position, the driver's enable, the state and the bytes it wrote to
+the link. Nothing happens between frames, so a run is deterministic for a given plant and
+seed, and as fast as the two processes can talk.
 
-    plant -> board: "<BIiIBH" kind ('T' tick, 'Q' quit), dt_ms, force_raw, force_samples,
+This module is the one definition of the wire format; the host (`sim/bus.py`) imports it.
+
+    plant -> board: "<BIiIBI" kind ('T' tick, 'Q' quit), dt_ms, force_raw, force_samples,
                     switch bits (1 syringe, 2 plunger engaged, 4 end stop), n_rx; then n_rx bytes
-    board -> plant: "<iBBH"  position, enabled, state, n_tx; then n_tx bytes
+    board -> plant: "<BiBBI"  kind ('R' reply), position, enabled, state, n_tx; then n_tx bytes
 
-Run it as `micropython -m firmware.hal.simbus boards/VIRTUAL/board.json` from the repository
-root; `hil/virtual_board.py` does, and relays the command link to a pty.
+Every field is checked against its range before it is packed and after it is unpacked, on
+both sides: MicroPython's `struct.pack` silently keeps the low bits of a value too large for
+its field, and one wrong length puts every later frame out of step for good. A frame that
+does not fit is a `BusError` naming the field, the value and the range, never a truncation;
+a header whose kind byte is not one of the kinds above is a `BusError` too (the streams are
+out of step), never guessed at.
+
+Run it as `micropython -m firmware.hal.simbus boards/VIRTUAL/board.json [STORAGE_DIR]` from the
+repository root; `sim/bus.py` does.
 """
 
 import struct
 import sys
 
 from firmware.board import Board
-from firmware.controller import Controller
 from firmware.datafile import load_json
 from firmware.hal.virtual import VirtualBoard
-from firmware.library import DrugLibrary
-from firmware.protocol import Protocol
-from firmware.syringes import SyringeTable
+from firmware.main import MainLoop, assemble
 
-IN_HEADER = "<BIiIBH"
-OUT_HEADER = "<iBBH"
+IN_HEADER = "<BIiIBI"
+OUT_HEADER = "<BiBBI"
 IN_SIZE = struct.calcsize(IN_HEADER)
+OUT_SIZE = struct.calcsize(OUT_HEADER)
 TICK = 84  # 'T'
 QUIT = 81  # 'Q'
+REPLY = 82  # 'R'
+SWITCH_SYRINGE = 1
+SWITCH_PLUNGER = 2
+SWITCH_END_STOP = 4
+# Far above what a tick carries (the protocol bounds its own per-tick work) and past the old
+# 16-bit field, yet a frame fits twice in the MicroPython unix port's 2 MB heap. A length past
+# it is a damaged or out-of-step header, reported instead of waiting for bytes that never come.
+MAX_PAYLOAD_BYTES = 1 << 18
+U32 = 0xFFFFFFFF
+I32_MIN = -0x80000000
+I32_MAX = 0x7FFFFFFF
+IN_FIELDS = (("kind", 0, 255), ("dt_ms", 0, U32), ("force_raw", I32_MIN, I32_MAX), ("force_samples", 0, U32),
+             ("switches", 0, 7), ("n_rx", 0, MAX_PAYLOAD_BYTES))
+OUT_FIELDS = (("kind", 0, 255), ("position", I32_MIN, I32_MAX), ("enabled", 0, 1), ("state", 0, 255),
+              ("n_tx", 0, MAX_PAYLOAD_BYTES))
+
+
+class BusError(ValueError):
+    """A frame that cannot be sent or was not understood: the streams would be out of step."""
+
+
+def _check(fields, values) -> None:
+    for i in range(len(fields)):
+        name, low, high = fields[i]
+        v = values[i]
+        if not low <= v <= high:
+            raise BusError("sim bus frame: %s = %d, allowed %d..%d" % (name, v, low, high))
+
+
+def _check_kind(kind: int, allowed) -> None:
+    if kind not in allowed:
+        raise BusError("sim bus frame: kind = %d, allowed %s (the streams are out of step)"
+                       % (kind, "/".join([str(k) for k in allowed])))
+
+
+def pack_tick(dt_ms: int, force_raw: int, force_samples: int, switches: int, rx: bytes) -> bytes:
+    values = (TICK, dt_ms, force_raw, force_samples, switches, len(rx))
+    _check(IN_FIELDS, values)
+    return struct.pack(IN_HEADER, *values) + rx
+
+
+def pack_quit() -> bytes:
+    return struct.pack(IN_HEADER, QUIT, 0, 0, 0, 0, 0)
+
+
+def unpack_tick(head: bytes) -> tuple:
+    """(kind, dt_ms, force_raw, force_samples, switches, n_rx) of a plant -> board header."""
+    values = struct.unpack(IN_HEADER, head)
+    _check_kind(values[0], (TICK, QUIT))
+    _check(IN_FIELDS, values)
+    return values
+
+
+def pack_reply(position: int, enabled: int, state: int, tx: bytes) -> bytes:
+    values = (REPLY, position, enabled, state, len(tx))
+    _check(OUT_FIELDS, values)
+    return struct.pack(OUT_HEADER, *values) + tx
+
+
+def unpack_reply(head: bytes) -> tuple:
+    """(position, enabled, state, n_tx) of a board -> plant header."""
+    values = struct.unpack(OUT_HEADER, head)
+    _check_kind(values[0], (REPLY,))
+    _check(OUT_FIELDS, values)
+    return values[1:]
 
 
 class SimBusBoard:
     """Firmware + virtual hardware, advanced one bus frame at a time."""
 
-    def __init__(self, board_json: str, start_ms: int = 0, storage_dir=None, reset_cause: str = "power") -> None:
+    def __init__(self, board_json: str, start_ms: int = 0, storage_dir=None, reset_cause: str = "power",
+                 storage=None) -> None:
         self.board = Board(load_json(board_json))
-        self.vb = VirtualBoard(start_ms, storage=_storage(storage_dir))
+        self.vb = VirtualBoard(start_ms, storage=storage if storage is not None else _storage(storage_dir))
         self.vb.auto_force = False  # the plant's load cell comes over the bus
-        self.controller = Controller(self.vb.hal, self.board, DrugLibrary.load(), SyringeTable.load(),
-                                     reset_cause=reset_cause)
-        self.protocol = Protocol(self.controller, self.vb.link, self.board.telemetry_ms)
+        self.controller = assemble(self.vb.hal, self.board, reset_cause)
+        self.loop = MainLoop(self.controller)
 
     def step(self, dt_ms: int, force_raw: int, force_samples: int, switches: int, rx: bytes) -> bytes:
         vb = self.vb
@@ -51,10 +124,7 @@ class SimBusBoard:
         vb.switches.set_bits(switches)
         if rx:
             vb.link.rx.extend(rx)
-        now = vb.clock.now_ms()
-        self.protocol.poll(now)
-        self.controller.tick(now)
-        self.controller.service(now)
+        self.loop.step(vb.clock.now_ms())
         tx = vb.link.tx
         if tx:
             vb.link.tx = bytearray()
@@ -74,7 +144,8 @@ def _storage(storage_dir):
     return FileStorage(storage_dir)
 
 
-def _read_exact(stream, n: int) -> bytes:
+def read_exact(stream, n: int) -> bytes:
+    """n bytes from stream, or b"" if it ends first."""
     data = b""
     while len(data) < n:
         chunk = stream.read(n - len(data))
@@ -84,21 +155,23 @@ def _read_exact(stream, n: int) -> bytes:
     return data
 
 
-def serve(board_json: str, storage_dir=None) -> None:
-    stdin = sys.stdin.buffer
-    stdout = sys.stdout.buffer
+def serve(board_json: str, storage_dir=None, stdin=None, stdout=None) -> None:
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
     bus = SimBusBoard(board_json, storage_dir=storage_dir)
     while True:
-        head = _read_exact(stdin, IN_SIZE)
+        head = read_exact(stdin, IN_SIZE)
         if not head:
             return
-        kind, dt_ms, force_raw, samples, switches, n_rx = struct.unpack(IN_HEADER, head)
+        kind, dt_ms, force_raw, samples, switches, n_rx = unpack_tick(head)
         if kind == QUIT:
             return
-        rx = _read_exact(stdin, n_rx) if n_rx else b""
+        rx = read_exact(stdin, n_rx) if n_rx else b""
+        if len(rx) != n_rx:
+            raise BusError("sim bus frame: %d of %d input bytes before the stream ended" % (len(rx), n_rx))
         tx = bus.step(dt_ms, force_raw, samples, switches, rx)
         position, enabled, state = bus.outputs()
-        stdout.write(struct.pack(OUT_HEADER, position, enabled, state, len(tx)) + tx)
+        stdout.write(pack_reply(position, enabled, state, tx))
         stdout.flush()
 
 

@@ -33,7 +33,7 @@ def test_identify_round_trip(pump, board):
     """ID comes back with firmware, board and library versions."""
     ident = pump.identify()
     assert ident["board"] == "VIRTUAL" and ident["library"].startswith("KET-")
-    assert board.firmware.runtime in board.firmware.version
+    assert board.backend.runtime in board.backend.version
 
 
 def test_program_refusal_and_status_round_trip(pump):

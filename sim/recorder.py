@@ -1,0 +1,109 @@
+"""The recorder: what a run leaves for its report, taken while it runs.
+
+A process samples the time series every sample_s (pump state and counted steps, volumes,
+line pressure and force, Cp/Ce, true vitals); the alarms the pump raised are noted as its
+events arrive; and, for safety scenarios, the fault-to-alarm timing, the line pressure at the
+alarm, and the bolus that reaches the patient in the two minutes after an occlusion is
+released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from firmware.controller import STATE_NAMES
+from sim.engine import RECORD, every
+from sim.faults import FAULT_ACTIONS
+from sim.scenario import Event
+
+BOLUS_WINDOW_MS = 120000  # what flows in the 2 min after an occlusion is released
+BOLUS_CHECK_MS = 1000
+
+
+@dataclass
+class Sample:
+    t_min: float
+    session: int
+    state: str
+    steps: int
+    pushed_ml: float
+    delivered_ml: float
+    planned_ml: float
+    pressure_mmhg: float
+    force_n: float
+    flow_ml_h: float
+    cp_ng_ml: float
+    ce_ng_ml: float
+    sbp_mmhg: float
+    dbp_mmhg: float
+    hr_bpm: float
+    spo2_pct: float
+    dissociation: float
+
+
+class Recorder:
+    def __init__(self, world: Any, prescribed_ml: float, duration_ms: int) -> None:
+        self.w = world
+        self.env = world.env
+        self.prescribed_ml = prescribed_ml  # one session's
+        self.duration_ms = duration_ms
+        self.session = 0
+        self.samples: list[Sample] = []
+        self.alarms: list[dict[str, Any]] = []
+        self.scenario_log: list[dict[str, Any]] = []
+        self.safety: dict[str, Any] = {}
+        self._fault_ms: int | None = None
+        self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
+
+    def start(self, session: int, period_ms: int, until_ms: float) -> None:
+        self.session = session
+        self.env.process(every(self.env, period_ms, RECORD, self.sample, until_ms))
+        self.env.process(every(self.env, BOLUS_CHECK_MS, RECORD, self._measure_bolus, until_ms))
+
+    def sample(self) -> None:
+        w = self.w
+        plant, pt, board = w.plant.plant, w.patient, w.board
+        v = pt.true_vitals
+        planned = self.prescribed_ml * min(1.0, board.running_ms / self.duration_ms)
+        self.samples.append(Sample(
+            t_min=self.env.now / 60000.0, session=self.session, state=STATE_NAMES[board.outputs.state],
+            steps=board.steps, pushed_ml=w.plant.pushed_ml, delivered_ml=w.plant.delivered_ml,
+            planned_ml=planned + self.session * self.prescribed_ml,
+            pressure_mmhg=plant.pressure_mmhg, force_n=plant.force_n, flow_ml_h=plant.flow_ul_h / 1000.0,
+            cp_ng_ml=pt.cp_ng_ml, ce_ng_ml=pt.ce_ng_ml, sbp_mmhg=v.sbp_mmhg, dbp_mmhg=v.dbp_mmhg, hr_bpm=v.hr_bpm,
+            spo2_pct=v.spo2_pct, dissociation=pt.dissociation,
+        ))
+
+    def event_applied(self, ev: Event) -> None:
+        now = self.env.now
+        self.scenario_log.append({"t_min": now / 60000.0, "action": ev.action, **ev.params})
+        if ev.action in FAULT_ACTIONS and self._fault_ms is None:
+            self._fault_ms = now
+            self.safety["fault"] = ev.action
+            self.safety["fault_t_min"] = now / 60000.0
+        if ev.action == "release":
+            self._release = (now, self.w.plant.delivered_ml * 1000.0, self.w.board.running_ms)
+
+    def pump_event(self, ev: dict[str, Any]) -> None:
+        """An `! EVT` line from the pump; alarms are kept with the line's state at that moment."""
+        if ev.get("kind") != "alarm":
+            return
+        now, plant = self.env.now, self.w.plant.plant
+        self.alarms.append({"t_min": now / 60000.0, "code": ev["value"],
+                            "detail": f"line pressure {plant.pressure_mmhg:.0f} mmHg, "
+                                      f"state before {STATE_NAMES[self.w.board.outputs.state]}"})
+        if self._fault_ms is not None and "time_to_alarm_s" not in self.safety:
+            self.safety["time_to_alarm_s"] = round((now - self._fault_ms) / 1000.0, 1)
+            self.safety["alarm_pressure_mmhg"] = round(plant.pressure_mmhg, 1)
+            self.safety["alarm_code"] = ev["value"]
+
+    def _measure_bolus(self) -> None:
+        """After a release: what reached the patient beyond what the pump meant to give."""
+        if self._release is None:
+            return
+        t0, delivered0, running0 = self._release
+        if self.env.now - t0 >= BOLUS_WINDOW_MS:
+            planned_ul = self.prescribed_ml * 1000.0 * (self.w.board.running_ms - running0) / self.duration_ms
+            self.safety["bolus_after_release_ml"] = round((self.w.plant.delivered_ml * 1000.0 - delivered0 - planned_ul) / 1000.0, 4)
+            self._release = None

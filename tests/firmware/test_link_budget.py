@@ -2,11 +2,12 @@
 than firmware/link_budget.py allows, the pump answers afterwards, and a therapy frame inside
 the burst is acted on (both interpreters)."""
 
-from firmware import frames
+from firmware import alarms, events, frames
 from firmware.controller import IDLE, RUNNING
 from firmware.hal.virtual import VirtualLink
-from firmware.link_budget import (ANSWER_BYTES_PER_POLL, LINE_OUT_MAX_BYTES, LINES_PER_POLL, LINK_BUFFER_BYTES,
-                                  OUTPUT_BYTES_PER_POLL_MAX, READ_BYTES_PER_POLL)
+from firmware.journal import EVENT_VALUE_KEYS
+from firmware.link_budget import (ANSWER_BYTES_PER_POLL, ASYNC_LINE_MAX_BYTES, LINE_OUT_MAX_BYTES, LINES_PER_POLL,
+                                  LINK_BUFFER_BYTES, OUTPUT_BYTES_PER_POLL_MAX, READ_BYTES_PER_POLL)
 from tests.firmware.protocol_fixture import STANDARD, Bench
 
 UART_BYTES_PER_TICK = 115200 // 10 // 10  # 115200 baud, 8N1, one 100 ms tick
@@ -185,3 +186,18 @@ def test_link_buffer_is_bounded_and_counts_overrun():
     buf = bytearray(64)
     assert link.read(buf) == 64 and link.room() == 64
     assert link.receive(b"b" * 100) == 64 and link.overrun == 46
+
+
+def test_longest_log_page_and_event_line_fit_their_bounds():
+    """The bound on one poll's output rests on these: a LOG page of 8 of the longest events fits
+    LINE_OUT_MAX_BYTES, an event line with the longest names ASYNC_LINE_MAX_BYTES."""
+    b = Bench()
+    kind = "j." + max(list(EVENT_VALUE_KEYS), key=len)
+    b.proto.log = [((1 << 30) - 1, kind, "v" * 40)] * 8  # journal values are cut to 40 characters
+    b.proto.log_base = 999999999
+    (page,) = b.send(frames.seal("32767 LOG from=999999999"))
+    assert page.startswith(b"32767 OK LOG") and len(page) + 1 <= LINE_OUT_MAX_BYTES
+    name = max([alarms.name(code) for code in alarms.NAMES], key=len)
+    b.ctl.events.push(events.WARNING, [code for code in alarms.NAMES if alarms.name(code) == name][0], (1 << 30) - 1)
+    (line,) = b.send(b"")
+    assert line.startswith(b"! EVT") and len(line) + 1 <= ASYNC_LINE_MAX_BYTES

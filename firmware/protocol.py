@@ -81,8 +81,9 @@ class Protocol:
             if n <= 0:
                 break
             read += n
+            chunk = self._chunk
             for i in range(n):
-                self._feed(self._chunk[i])
+                self._feed(chunk[i])
         if self.lines_shed:
             self.link.write(self._err_line("-", "BUSY", "lines", str(self.lines_shed), "%d/tick" % LINES_PER_POLL))
             self.stats["rejected"] -= 1  # counted under "shed"
@@ -114,8 +115,17 @@ class Protocol:
             self.lines_handled += 1
         if overflow:
             self._refuse(FrameError("LINE_TOO_LONG", "line", "-", "%d bytes" % MAX_LINE, "too_long"), overloaded)
+        elif overloaded and not self._may_be_frame(n):
+            self._shed()  # cannot be a framed command: not worth a copy nor a parse
         else:
             self.handle_line(bytes(self._line[:n]), overloaded)
+
+    def _may_be_frame(self, n: int) -> bool:
+        """A seq digit first and " *" ten bytes from the end (before a CR): the shape of a frame."""
+        line = self._line
+        if line[n - 1] == 13:
+            n -= 1
+        return n >= 13 and 48 <= line[0] <= 57 and line[n - 10] == 32 and line[n - 9] == 42
 
     def handle_line(self, line: bytes, overloaded: bool = False) -> None:
         """Parse, check and act on one line. Overloaded (this poll's budget spent), only a framed

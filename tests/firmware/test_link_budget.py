@@ -164,7 +164,8 @@ def test_line_budget_binds_when_answers_are_short():
     assert b.proto.lines_handled == LINES_PER_POLL and b.proto.lines_shed == 20 - LINES_PER_POLL
     assert len(answers) == LINES_PER_POLL + 1
     assert answers[-1] == "- ERR BUSY field=lines value=%d allowed=%d/tick" % (20 - LINES_PER_POLL, LINES_PER_POLL)
-    assert b.proto.stats["bad_frame"] == 20 and b.ctl.state == RUNNING
+    assert b.proto.stats["bad_frame"] == LINES_PER_POLL and b.proto.stats["shed"] == 20 - LINES_PER_POLL
+    assert b.ctl.state == RUNNING  # shed lines are not even parsed
 
 
 def test_read_budget_leaves_the_rest_in_the_link():

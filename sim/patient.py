@@ -23,7 +23,10 @@ Example: a typical 70 kg patient on 0.5 mg/kg over 40 min (875 ug/min)::
 A scenario can add episodes on top of the drug response, e.g. a hypertensive reaction
 of +70/+40 mmHg from minute 20 for 15 min, which crosses the clinic pause thresholds
 (SBP > 180 or DBP > 110). The population sampler draws patients from the distributions in
-sim/data/patient_population.json; the same seed gives the same patients.
+sim/data/patient_population.json (or a table a campaign derives from it); the same seed gives
+the same patients, and patient i of a seed is the same whatever else is drawn. Each sampled
+patient also has a sex and height (hence ideal and adjusted body weights) and their own PK:
+log-normal deviations of clearance and volumes, correlated as the table says (sim/pk.py).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from sim.pk import PKModel
+from sim.pk import TYPICAL, PKIndividual, PKModel, adjusted_body_weight_kg, body_mass_index, ideal_body_weight_kg
 
 POPULATION_PATH = Path(__file__).parent / "data" / "patient_population.json"
 
@@ -56,6 +59,9 @@ class Vitals:
     dbp_mmhg: float
     hr_bpm: float
     spo2_pct: float
+
+
+SEXES = ("female", "male")
 
 
 @dataclass(frozen=True)
@@ -82,14 +88,32 @@ class PatientProfile:
     hr_noise_bpm: float
     spo2_noise_pct: float
     noise_seed: int
+    sex: str = "male"
+    height_cm: float = 175.0
+    pk_individual: PKIndividual = TYPICAL
 
     def __post_init__(self) -> None:
         _check_range("weight_kg", self.weight_kg, 20.0, 300.0, "body weight in kg")
+        _check_range("height_cm", self.height_cm, 100.0, 250.0, "height in cm")
+        if self.sex not in SEXES:
+            raise ValueError(f"Patient: sex is {self.sex!r}; allowed {', '.join(SEXES)}.")
         _check_range("age_years", self.age_years, 0.0, 120.0, "age in years")
         _check_range("baseline_spo2_pct", self.baseline_spo2_pct, 50.0, 100.0, "SpO2 in %")
         for name in ("sbp_noise_mmhg", "dbp_noise_mmhg", "hr_noise_bpm", "spo2_noise_pct",
                      "bp_threshold_ng_ml", "dissociation_threshold_ng_ml"):
             _check_range(name, getattr(self, name), 0.0, math.inf, "a value >= 0")
+
+    @property
+    def ideal_weight_kg(self) -> float:
+        return ideal_body_weight_kg(self.height_cm, self.sex)
+
+    @property
+    def adjusted_weight_kg(self) -> float:
+        return adjusted_body_weight_kg(self.weight_kg, self.ideal_weight_kg)
+
+    @property
+    def bmi(self) -> float:
+        return body_mass_index(self.weight_kg, self.height_cm)
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,7 @@ class Patient:
     episodes: list[Episode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.pk = PKModel.from_name(self.profile.pk_model, self.profile.weight_kg)
+        self.pk = PKModel.from_name(self.profile.pk_model, self.profile.weight_kg, self.profile.pk_individual)
         self._rng = np.random.default_rng(self.profile.noise_seed)
 
     @property
@@ -217,28 +241,39 @@ class Patient:
 
 
 # -- population ------------------------------------------------------------------------
-def sample(n: int, seed: int, pk_model: str | None = None) -> list[Patient]:
+def sample(n: int, seed: int, pk_model: str | None = None, table: dict | None = None) -> list[Patient]:
     """Draw n patients from the population table; the same seed gives the same patients."""
-    return [Patient(profile) for profile in sample_profiles(n, seed, pk_model)]
+    return [Patient(profile) for profile in sample_profiles(n, seed, pk_model, table)]
 
 
-def sample_profiles(n: int, seed: int, pk_model: str | None = None) -> list[PatientProfile]:
+def sample_profiles(n: int, seed: int, pk_model: str | None = None, table: dict | None = None) -> list[PatientProfile]:
     """Draw n patient records (see sample)."""
     if not (isinstance(n, (int, np.integer)) and n >= 0):
         raise ValueError(f"Population sample: n is {n!r}; it must be a whole number >= 0.")
+    return profiles_at(range(n), seed, pk_model, table)
+
+
+def profiles_at(indices, seed: int, pk_model: str | None = None, table: dict | None = None) -> list[PatientProfile]:
+    """Patient records number `indices` of the population drawn with `seed` (patient i is the
+    same whichever others are drawn with it); `table` replaces the shipped population table."""
     if not (isinstance(seed, (int, np.integer)) and seed >= 0):
         raise ValueError(f"Population sample: seed is {seed!r}; it must be a whole number >= 0.")
-    table = population_table()
-    u, noise_seeds = _uniform_draws(seed, n)
+    indices = list(indices)
+    table = population_table() if table is None else table
+    u, noise_seeds = _uniform_draws(seed, indices)
     weight_kg = _truncated_normal(u["weight"], table["weight_kg"])
     age_years = _truncated_normal(u["age"], table["age_years"])
     hypertensive = u["hypertension"] < _hypertension_prevalence(table, age_years)
     baseline = _baselines(u, table["baseline"], hypertensive)
     response = _responses(u, table["response"], age_years, hypertensive)
+    female = u["sex"] < table["sex"]["female_fraction"]
+    height_cm = np.where(female, _truncated_normal(u["height"], table["height_cm"]["female"]),
+                         _truncated_normal(u["height"], table["height_cm"]["male"]))
+    etas = _pk_etas(u, table["pk_variability"])
     return [
-        _profile(table, pk_model, i, weight_kg, age_years, hypertensive, baseline, response,
-                 noise_seeds[i])
-        for i in range(n)
+        _profile(table, pk_model, i, weight_kg, age_years, hypertensive, baseline, response, noise_seeds[i],
+                 "female" if female[i] else "male", float(height_cm[i]), {k: float(v[i]) for k, v in etas.items()})
+        for i in range(len(indices))
     ]
 
 
@@ -270,7 +305,11 @@ def typical(weight_kg: float = 70.0, pk_model: str | None = None, noise_seed: in
 
 
 def _profile(table, pk_model, i, weight_kg, age_years, hypertensive, baseline, response,
-             noise_seed) -> PatientProfile:
+             noise_seed, sex, height_cm, etas) -> PatientProfile:
+    pk = table["pk_variability"]
+    size_weight = None
+    if pk["obese_size_weight"] == "adjusted" and weight_kg[i] / (height_cm / 100.0) ** 2 >= pk["obese_bmi"]:
+        size_weight = adjusted_body_weight_kg(float(weight_kg[i]), ideal_body_weight_kg(height_cm, sex))
     return PatientProfile(
         weight_kg=float(weight_kg[i]),
         age_years=float(age_years[i]),
@@ -280,6 +319,9 @@ def _profile(table, pk_model, i, weight_kg, age_years, hypertensive, baseline, r
         **{name: float(values[i]) for name, values in response.items()},
         **_shared_fields(table),
         noise_seed=noise_seed,
+        sex=sex,
+        height_cm=height_cm,
+        pk_individual=PKIndividual(**etas, allometric=bool(pk["allometric_clearance"]), size_weight_kg=size_weight),
     )
 
 
@@ -297,21 +339,43 @@ def _shared_fields(table: dict) -> dict:
 
 
 # One uniform draw per patient and quantity. Each patient has its own random stream,
-# seeded from (seed, index), so patient i is the same whatever n is drawn.
+# seeded from (seed, index), so patient i is the same whatever n is drawn. The body and PK
+# draws come after the noise seed, so the patients drawn before they existed are unchanged.
 _DRAW_NAMES = ("weight", "age", "hypertension", "sbp_normal", "sbp_high", "dbp_normal",
                "dbp_high", "hr", "spo2", "sbp_rise", "dbp_ratio", "hr_rise", "dissociation")
+_BODY_DRAW_NAMES = ("sex", "height", "eta_cl", "eta_v1", "eta_v2", "eta_v3")
+PK_ETAS = ("cl", "v1", "v2", "v3")
 
 
-def _uniform_draws(seed: int, n: int) -> tuple[dict[str, np.ndarray], list[int]]:
-    rows = np.empty((n, len(_DRAW_NAMES)))
+def _uniform_draws(seed: int, indices: list[int]) -> tuple[dict[str, np.ndarray], list[int]]:
+    names = _DRAW_NAMES + _BODY_DRAW_NAMES
+    rows = np.empty((len(indices), len(names)))
     noise_seeds = []
-    for i in range(n):
-        rng = np.random.default_rng([int(seed), i])
-        rows[i] = rng.random(len(_DRAW_NAMES))
+    for row, i in enumerate(indices):
+        rng = np.random.default_rng([int(seed), int(i)])
+        rows[row, :len(_DRAW_NAMES)] = rng.random(len(_DRAW_NAMES))
         noise_seeds.append(int(rng.integers(0, 2**63 - 1)))
+        rows[row, len(_DRAW_NAMES):] = rng.random(len(_BODY_DRAW_NAMES))
     # Keep the inverse CDFs finite.
     rows = np.clip(rows, 1e-12, 1.0 - 1e-12)
-    return dict(zip(_DRAW_NAMES, rows.T)), noise_seeds
+    return dict(zip(names, rows.T)), noise_seeds
+
+
+def pk_covariance(pk: dict) -> np.ndarray:
+    """Covariance of (eta_cl, eta_v1, eta_v2, eta_v3) from the table's SDs and correlations."""
+    sd = np.array([pk["omega"][name] for name in PK_ETAS])
+    corr = np.eye(len(PK_ETAS))
+    for pair, r in pk["correlation"].items():
+        a, b = (PK_ETAS.index(name) for name in pair.split("_"))
+        corr[a, b] = corr[b, a] = r
+    return corr * np.outer(sd, sd)
+
+
+def _pk_etas(u: dict, pk: dict) -> dict[str, np.ndarray]:
+    """Correlated normal deviations: independent normals through the Cholesky factor."""
+    z = np.vstack([ndtri(u[f"eta_{name}"]) for name in PK_ETAS])
+    etas = np.linalg.cholesky(pk_covariance(pk)) @ z
+    return {f"eta_{name}": etas[k] for k, name in enumerate(PK_ETAS)}
 
 
 def _baselines(u: dict, base: dict, hypertensive: np.ndarray) -> dict[str, np.ndarray]:

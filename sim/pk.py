@@ -19,10 +19,20 @@ Pump rates are piecewise constant, so each interval is advanced with the exact s
 of the linear system (a matrix exponential with the infusion as an augmented input),
 not with Euler steps; the propagator for a given interval length is computed once and
 cached. The parameter sets live in sim/data/pk_models.json.
+
+Patients differ. `PKIndividual` says how one patient departs from the typical one: a
+log-normal factor on clearance and on each volume (exp(eta), eta drawn by the population
+sampler), clearances scaled allometrically, (WT/70)^0.75, instead of linearly with weight,
+and the weight the model scales with (total body weight, or an adjusted weight for an
+obese patient: see `ideal_body_weight_kg` and `adjusted_body_weight_kg`). The typical
+individual leaves the published set exactly as it is::
+
+    pk = PKModel.from_name("clements", 70, PKIndividual(eta_cl=0.2, allometric=True))
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -41,6 +51,8 @@ CENTRAL, PERIPHERAL_FAST, PERIPHERAL_SLOW, EFFECT_SITE, ELIMINATED = range(5)
 STATE_SIZE = 5
 
 _PROPAGATOR_CACHE_SIZE = 256
+REFERENCE_WEIGHT_KG = 70.0  # allometric scaling is anchored at a 70 kg adult
+ALLOMETRIC_EXPONENT = 0.75  # for clearances; volumes stay linear in weight
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,75 @@ def _parameter_sets() -> dict[str, PKParameters]:
     return load_parameter_sets()
 
 
+@dataclass(frozen=True)
+class PKIndividual:
+    """One patient's departure from the typical: eta_* are log-normal deviations (the
+    parameter is multiplied by exp(eta)); `size_weight_kg` is the weight the volumes and
+    clearances scale with (None: the patient's total body weight)."""
+
+    eta_cl: float = 0.0
+    eta_v1: float = 0.0
+    eta_v2: float = 0.0
+    eta_v3: float = 0.0
+    allometric: bool = False
+    size_weight_kg: float | None = None
+
+    @property
+    def is_typical(self) -> bool:
+        return self == TYPICAL
+
+
+TYPICAL = PKIndividual()
+
+
+def individual_parameters(params: PKParameters, weight_kg: float, ind: PKIndividual) -> tuple[PKParameters, float]:
+    """The rate constants of one patient, and the weight V1 per kg is expressed against.
+
+    The published set is turned into volumes and clearances at the size weight W (V1 =
+    v1_l_kg W, CL = k10 V1, Q2 = k12 V1, V2 = Q2 / k21, ...), clearances are rescaled to
+    CL_70 (W/70)^0.75 when allometric, each is multiplied by its exp(eta), and the rate
+    constants are taken back (k10 = CL/V1, k12 = Q2/V1, k21 = Q2/V2, ...).
+    """
+    if ind.is_typical:
+        return params, weight_kg
+    w = weight_kg if ind.size_weight_kg is None else ind.size_weight_kg
+    if not (w > 0 and math.isfinite(w)):
+        raise ValueError(f"PK individual: size_weight_kg is {w}; it must be a finite number > 0.")
+    v1_typ = params.v1_l_kg * w
+    # Clearances: linear in weight as published, or allometric around the 70 kg adult.
+    cl_scale = (REFERENCE_WEIGHT_KG * (w / REFERENCE_WEIGHT_KG) ** ALLOMETRIC_EXPONENT / w) if ind.allometric else 1.0
+    cl = params.k10_per_min * v1_typ * cl_scale * math.exp(ind.eta_cl)
+    q2 = params.k12_per_min * v1_typ * cl_scale
+    q3 = params.k13_per_min * v1_typ * cl_scale
+    v1 = v1_typ * math.exp(ind.eta_v1)
+    v2 = v1_typ * params.k12_per_min / params.k21_per_min * math.exp(ind.eta_v2) if params.k21_per_min > 0 else 0.0
+    v3 = v1_typ * params.k13_per_min / params.k31_per_min * math.exp(ind.eta_v3) if params.k31_per_min > 0 else 0.0
+    return dataclasses.replace(
+        params, v1_l_kg=v1 / w, k10_per_min=cl / v1, k12_per_min=q2 / v1, k21_per_min=q2 / v2 if v2 else 0.0,
+        k13_per_min=q3 / v1, k31_per_min=q3 / v3 if v3 else 0.0), w
+
+
+def ideal_body_weight_kg(height_cm: float, sex: str) -> float:
+    """Devine's ideal body weight: 50 kg (men) or 45.5 kg (women) + 2.3 kg per inch over 5 ft
+    (docs/references.md#pk). Never below 30 kg, so a very short patient stays plausible."""
+    if sex not in ("female", "male"):
+        raise ValueError(f"ideal body weight: sex is {sex!r}; allowed 'female' or 'male'.")
+    if not 100.0 <= height_cm <= 250.0:
+        raise ValueError(f"ideal body weight: height_cm is {height_cm}; allowed 100 to 250 cm.")
+    base_kg = 50.0 if sex == "male" else 45.5
+    return max(30.0, base_kg + 2.3 * (height_cm / 2.54 - 60.0))
+
+
+def adjusted_body_weight_kg(weight_kg: float, ideal_kg: float, factor: float = 0.4) -> float:
+    """Ideal weight plus `factor` of the excess (0.4, docs/references.md#pk); the total weight
+    when the patient is at or below the ideal."""
+    return weight_kg if weight_kg <= ideal_kg else ideal_kg + factor * (weight_kg - ideal_kg)
+
+
+def body_mass_index(weight_kg: float, height_cm: float) -> float:
+    return weight_kg / (height_cm / 100.0) ** 2
+
+
 def rate_matrix(params: PKParameters) -> np.ndarray:
     """The linear system d(state)/dt = A state (+ infusion into the central compartment)."""
     k10, k12, k21 = params.k10_per_min, params.k12_per_min, params.k21_per_min
@@ -145,15 +226,16 @@ class PKModel:
         self._propagators: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
-    def from_name(cls, name: str, weight_kg: float) -> "PKModel":
-        """Build the model for a named parameter set ("clements", "domino") and a body weight."""
+    def from_name(cls, name: str, weight_kg: float, individual: PKIndividual = TYPICAL) -> "PKModel":
+        """Build the model for a named parameter set ("clements", "domino"), a body weight and
+        (optionally) one patient's departure from the typical (PKIndividual)."""
         sets = _parameter_sets()
         if name not in sets:
             raise ValueError(
                 f"Unknown PK model {name!r}. Known models: {', '.join(sorted(sets))}. "
                 f"Add new parameter sets to {PK_MODELS_PATH.name}."
             )
-        return cls(sets[name], weight_kg)
+        return cls(*individual_parameters(sets[name], weight_kg, individual))
 
     # -- volumes -----------------------------------------------------------------------
     @property

@@ -272,3 +272,84 @@ def test_parameter_table_volumes_follow_the_rate_constants():
         assert pk.v2_l == pytest.approx(pk.v1_l * params.k12_per_min / params.k21_per_min)
         if params.k31_per_min > 0:
             assert pk.v3_l == pytest.approx(pk.v1_l * params.k13_per_min / params.k31_per_min)
+
+
+# -- between-patient variability, body size, model-specific ke0 ----------------------------
+from sim.pk import (  # noqa: E402
+    TYPICAL, PKIndividual, adjusted_body_weight_kg, ideal_body_weight_kg, individual_parameters,
+)
+from sim.patient import typical  # noqa: E402
+
+
+def test_typical_patient_is_exactly_the_published_set():
+    """The typical 70 kg patient on 0.5 mg/kg over 40 min (Clements) reaches Cp 177 ng/mL, as
+    before any variability existed: the same parameters, bit for bit."""
+    sets = load_parameter_sets()
+    assert individual_parameters(sets["clements"], 70.0, TYPICAL) == (sets["clements"], 70.0)
+    patient = typical(weight_kg=70.0)
+    assert patient.pk.params == sets["clements"]
+    patient.advance(40.0, 500.0 * 70.0 / 40.0)
+    assert patient.cp_ng_ml == pytest.approx(177.31, abs=0.01)
+
+
+@settings(max_examples=40, deadline=None)
+@given(eta=st.tuples(*[st.floats(-1.0, 1.0)] * 4), weight_kg=st.floats(40.0, 150.0), model=st.sampled_from(MODEL_NAMES))
+def test_etas_multiply_clearance_and_volumes(eta, weight_kg, model):
+    """Each eta multiplies its own parameter by exp(eta) and leaves the others as they were."""
+    base = PKModel.from_name(model, weight_kg)
+    ind = PKModel.from_name(model, weight_kg, PKIndividual(*eta))
+    cl = lambda pk: pk.params.k10_per_min * pk.v1_l  # noqa: E731
+    q2 = lambda pk: pk.params.k12_per_min * pk.v1_l  # noqa: E731
+    assert ind.v1_l == pytest.approx(base.v1_l * np.exp(eta[1]), rel=1e-12)
+    assert cl(ind) == pytest.approx(cl(base) * np.exp(eta[0]), rel=1e-12)
+    assert q2(ind) == pytest.approx(q2(base), rel=1e-12)
+    assert ind.v2_l == pytest.approx(base.v2_l * np.exp(eta[2]), rel=1e-12)
+    assert ind.v3_l == pytest.approx(base.v3_l * np.exp(eta[3]), rel=1e-12)
+
+
+@pytest.mark.parametrize("model_name", MODEL_NAMES)
+def test_allometric_clearance(model_name):
+    """(WT/70)^0.75: the same as linear at 70 kg; at 140 kg clearance is 2^0.75, not 2, times 70 kg's."""
+    allo = PKIndividual(allometric=True)
+    cl = lambda pk: pk.params.k10_per_min * pk.v1_l  # noqa: E731
+    at70, lin70 = PKModel.from_name(model_name, 70.0, allo), PKModel.from_name(model_name, 70.0)
+    assert cl(at70) == pytest.approx(cl(lin70), rel=1e-12)
+    at140 = PKModel.from_name(model_name, 140.0, allo)
+    assert cl(at140) / cl(at70) == pytest.approx(2 ** 0.75, rel=1e-12)
+    assert at140.v1_l == pytest.approx(2 * at70.v1_l, rel=1e-12)
+
+
+def test_ideal_and_adjusted_body_weight():
+    """Devine: 50 kg + 2.3 kg/inch over 5 ft for men, 45.5 kg for women; adjusted = IBW + 0.4 excess."""
+    assert ideal_body_weight_kg(152.4, "male") == pytest.approx(50.0)
+    assert ideal_body_weight_kg(177.8, "male") == pytest.approx(50.0 + 2.3 * 10)
+    assert ideal_body_weight_kg(177.8, "female") == pytest.approx(45.5 + 2.3 * 10)
+    assert adjusted_body_weight_kg(150.0, 70.0) == pytest.approx(102.0)
+    assert adjusted_body_weight_kg(60.0, 70.0) == 60.0
+    with pytest.raises(ValueError, match="sex"):
+        ideal_body_weight_kg(170.0, "x")
+
+
+def test_size_weight_scales_the_model():
+    """An obese patient modelled at the adjusted weight has the volumes of that weight."""
+    pk = PKModel.from_name("clements", 150.0, PKIndividual(size_weight_kg=102.0))
+    assert pk.v1_l == pytest.approx(PKModel.from_name("clements", 102.0).v1_l, rel=1e-12)
+
+
+def _time_to_peak_effect_min(model_name):
+    pk = PKModel.from_name(model_name, 70.0)
+    pk.advance(1 / 600, 600.0 * 1000.0)  # a 1 mg bolus over 0.1 s
+    best, t_best = 0.0, 0.0
+    for step in range(1, 30 * 600):
+        pk.advance(1 / 600, 0.0)
+        if pk.ce_ng_ml > best:
+            best, t_best = pk.ce_ng_ml, step / 600
+    return t_best
+
+
+def test_each_set_has_its_own_ke0_with_the_same_time_to_peak_effect():
+    """A ke0 belongs to its PK set: every set puts the effect-site peak after a bolus at the
+    time the data file states (one shared ke0 put Clements' at 10 min, Domino's at 1.6)."""
+    table = json.loads(PK_MODELS_PATH.read_text())["models"]
+    for name in MODEL_NAMES:
+        assert _time_to_peak_effect_min(name) == pytest.approx(table[name]["t_peak_effect_min"], abs=0.02)

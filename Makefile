@@ -6,7 +6,7 @@ STAMP := $(VENV)/.setup-stamp
 STUBS_STAMP := typings/.setup-stamp
 BOARD ?= RPI_PICO
 
-.PHONY: setup test sim typecheck bench hil build flash clean
+.PHONY: setup test sim campaign typecheck bench hil build flash clean
 
 setup: $(STAMP) $(STUBS_STAMP)
 
@@ -28,6 +28,9 @@ test: setup
 
 sim: setup
 	$(PY) -m sim run sim/scenarios/standard.toml --runtime micropython
+
+campaign: setup
+	$(PY) -m sim campaign $(or $(SPEC),sim/campaigns/population_faults.toml) $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 typecheck: setup
 	$(PY) -m tools.typecheck

@@ -373,9 +373,17 @@ def pk_covariance(pk: dict) -> np.ndarray:
 
 def _pk_etas(u: dict, pk: dict) -> dict[str, np.ndarray]:
     """Correlated normal deviations: independent normals through the Cholesky factor."""
-    z = np.vstack([ndtri(u[f"eta_{name}"]) for name in PK_ETAS])
-    etas = np.linalg.cholesky(pk_covariance(pk)) @ z
-    return {f"eta_{name}": etas[k] for k, name in enumerate(PK_ETAS)}
+    z = [ndtri(u[f"eta_{name}"]) for name in PK_ETAS]
+    lower = np.linalg.cholesky(pk_covariance(pk))
+    # Element by element, not a matrix product: BLAS sums in an order that depends on how
+    # many patients are drawn together, and patient i must not depend on that.
+    etas = {}
+    for k, name in enumerate(PK_ETAS):
+        eta = np.zeros_like(z[0])
+        for j in range(k + 1):
+            eta = eta + lower[k, j] * z[j]
+        etas[f"eta_{name}"] = eta
+    return etas
 
 
 def _baselines(u: dict, base: dict, hypertensive: np.ndarray) -> dict[str, np.ndarray]:

@@ -29,7 +29,8 @@ from sim.faults import Faults
 from sim.patient import Patient, population_table, typical
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.recorder import Recorder, Sample
-from sim.scenario import Scenario
+from sim.pk import PKIndividual
+from sim.scenario import Scenario, ScenarioError
 from sim.syringe import load_syringe_table
 from sim.vitals_monitor import VitalsMonitor
 
@@ -57,6 +58,11 @@ class RunResult:
     safety: dict[str, Any] = field(default_factory=dict)
 
 
+PROFILE_KEYS = ("baseline_sbp_mmhg", "baseline_dbp_mmhg", "baseline_hr_bpm", "baseline_spo2_pct", "sbp_rise_mmhg_per_ng_ml",
+                "dbp_rise_mmhg_per_ng_ml", "hr_rise_bpm_per_ng_ml", "dissociation_per_ng_ml", "height_cm")
+ETA_KEYS = ("eta_cl", "eta_v1", "eta_v2", "eta_v3")
+
+
 def make_patient(s: Scenario, seed: int) -> Patient:
     p = s["patient"]
     patient = typical(weight_kg=float(p["weight_kg"]), pk_model=p["pk_model"],
@@ -65,11 +71,20 @@ def make_patient(s: Scenario, seed: int) -> Patient:
     if p["hypertensive"]:
         base = population_table()["baseline"]["hypertensive"]
         changes.update(hypertensive=True, baseline_sbp_mmhg=base["sbp_mmhg"]["mean"], baseline_dbp_mmhg=base["dbp_mmhg"]["mean"])
-    for key in ("baseline_sbp_mmhg", "baseline_dbp_mmhg", "baseline_hr_bpm", "sbp_rise_mmhg_per_ng_ml"):
+    for key in PROFILE_KEYS:
         if p[key] is not None:
             changes[key] = float(p[key])
+    if p["sex"] is not None:
+        changes["sex"] = p["sex"]
+    individual = PKIndividual(*(float(p[k]) for k in ETA_KEYS), allometric=p["allometric_clearance"],
+                              size_weight_kg=None if p["pk_size_weight_kg"] is None else float(p["pk_size_weight_kg"]))
+    if not individual.is_typical:
+        changes["pk_individual"] = individual
     if changes:
-        patient = Patient(dataclasses.replace(patient.profile, **changes))
+        try:
+            patient = Patient(dataclasses.replace(patient.profile, **changes))
+        except ValueError as e:
+            raise ScenarioError(f"[patient]: {e}") from None
     return patient
 
 

@@ -32,6 +32,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "weight_kg": (NUM, 70), "age_years": (NUM, 45), "pk_model": (str, "clements"),
         "hypertensive": (bool, False), "baseline_sbp_mmhg": (NUM, None), "baseline_dbp_mmhg": (NUM, None),
         "baseline_hr_bpm": (NUM, None), "sbp_rise_mmhg_per_ng_ml": (NUM, None), "noise_seed": (int, None),
+        # A sampled patient, key by key (what a campaign's re-run command sets).
+        "baseline_spo2_pct": (NUM, None), "dbp_rise_mmhg_per_ng_ml": (NUM, None), "hr_rise_bpm_per_ng_ml": (NUM, None),
+        "dissociation_per_ng_ml": (NUM, None), "sex": (str, None), "height_cm": (NUM, None),
+        "eta_cl": (NUM, 0.0), "eta_v1": (NUM, 0.0), "eta_v2": (NUM, 0.0), "eta_v3": (NUM, 0.0),
+        "allometric_clearance": (bool, False), "pk_size_weight_kg": (NUM, None),
     },
     "prescription": {
         "drug": (str, "ketamine"), "profile": (str, "depression"), "concentration_mg_ml": (NUM, REQUIRED),
@@ -90,8 +95,9 @@ class Scenario:
         return self.sections[section]
 
 
-def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read a scenario file, apply `section.key=value` overrides, validate everything."""
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = (), events: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read a scenario file, apply `section.key=value` overrides and add `AT_MIN:ACTION[:k=v,...]`
+    events (see parse_event), validate everything."""
     path = Path(path)
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
@@ -102,7 +108,30 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scena
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     for item in overrides:
         _apply_override(doc, item, str(path))
+    doc["events"] = [*doc.get("events", []), *(parse_event(text, str(path)) for text in events)]
     return _validate(doc, str(path))
+
+
+def parse_event(text: str, source: str = "--event") -> dict[str, Any]:
+    """`20:occlude` or `30:power_loss:off_s=45` or `12:hypertension:sbp_mmhg=70,dbp_mmhg=40` as an
+    [[events]] entry (values read as TOML, else as text); validated with the file's events."""
+    parts = text.split(":", 2)
+    if len(parts) < 2:
+        raise ScenarioError(f"{source}: event {text!r} is not AT_MIN:ACTION[:key=value,...] (e.g. 20:occlude)")
+    try:
+        at_min = tomllib.loads(f"v = {parts[0]}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ScenarioError(f"{source}: event {text!r}: at_min {parts[0]!r} is not a number") from None
+    event: dict[str, Any] = {"at_min": at_min, "action": parts[1]}
+    for item in parts[2].split(",") if len(parts) == 3 and parts[2] else ():
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ScenarioError(f"{source}: event {text!r}: {item!r} is not key=value")
+        try:
+            event[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            event[key] = value
+    return event
 
 
 def _apply_override(doc: dict, item: str, source: str) -> None:

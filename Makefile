@@ -36,6 +36,7 @@ typecheck: setup
 	$(PY) -m tools.typecheck
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench
 
 build: setup

@@ -6,11 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-from bench import firmware_cost, results, sim_runs
+from bench import campaign_runs, firmware_cost, results, sim_runs
 
 STEPS = [
     ("simulation speed", sim_runs.realtime_factors),
     ("population throughput", lambda: [sim_runs.population_throughput()]),
+    ("campaign throughput", campaign_runs.campaign_throughput),
     ("dose accuracy matrix", sim_runs.dose_accuracy),
     ("occlusion", sim_runs.occlusion),
     ("false alarms", lambda: [sim_runs.false_alarms()]),

@@ -314,8 +314,9 @@ def _run_on_dask(spec: CampaignSpec, todo: list[int], keep: Callable[[dict[str, 
 
     cluster = None
     if scheduler is None:
+        # No dashboard (distributed documents None for that; its stubs say str).
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.ERROR)  # pyright: ignore[reportArgumentType]
     client = Client(cluster if cluster is not None else scheduler)
     try:
         n_workers = max(1, len(client.scheduler_info()["workers"]))

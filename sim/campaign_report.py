@@ -14,7 +14,7 @@ import csv
 import html
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from sim.campaign_spec import FAULTS, CampaignSpec
 
@@ -91,7 +91,7 @@ def _figure(draw) -> str:
     return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _hist(values: list[float], xlabel: str, marks: list[tuple[float, str]] = ()) -> str:
+def _hist(values: list[float], xlabel: str, marks: Sequence[tuple[float, str]] = ()) -> str:
     def draw(ax):
         ax.hist(values, bins=max(5, min(40, len(values) // 4 or 1)), color="tab:blue", alpha=0.8)
         for x, label in marks:

@@ -1,7 +1,9 @@
 """Scenarios: one TOML file per clinical situation, with overrides from the command line.
 
     name = "standard"
-    [patient]       weight_kg, age_years, pk_model, hypertensive, baseline_sbp_mmhg, ...
+    [patient]       weight_kg, age_years, pk_model, hypertensive, baseline_sbp_mmhg, ..., and one sampled
+                    patient's own values: sex, height_cm, eta_cl, eta_v1, eta_v2, eta_v3,
+                    allometric_clearance, pk_size_weight_kg, response slopes (see sim/pk.py)
     [prescription]  drug, profile, concentration_mg_ml, dose_mg_kg | dose_mg_kg_h, duration_min, syringe,
                     confirm_soft_limits
     [syringe]       fill_ml, prime_ml (purged to waste before the line goes to the patient)
@@ -11,7 +13,8 @@
     [course]        sessions, interval_days           (a repeated-session course)
     [[events]]      at_min, action, and the action's own keys
 
-`--set section.key=value` overrides any field (the value is read as TOML, else as text). A
+`--set section.key=value` overrides any field (the value is read as TOML, else as text);
+`--event AT_MIN:ACTION[:key=value,...]` adds an event (see parse_event). A
 wrong key, type or value is an error that names the file, the key, the value and what is allowed.
 """
 

@@ -151,7 +151,7 @@ def test_each_row_reruns_alone(in_process_rows, tmp_path):
     (("[prescription]", "[population.table.height]\nmean = 1\n[prescription]"), "unknown key population.table.height"),
 ])
 def test_bad_spec_values_are_refused_by_key(tmp_path, change, message):
-    path = write_spec(tmp_path, SPEC.replace(*change, 1))
+    path = write_spec(tmp_path, SPEC.replace(change[0], change[1], 1))
     with pytest.raises(campaign_spec.SpecError) as e:
         campaign_spec.load(path)
     assert message in str(e.value)

@@ -33,6 +33,7 @@ import struct
 import sys
 
 from firmware.board import Board
+from firmware.compat import const
 from firmware.datafile import load_json
 from firmware.hal.virtual import VirtualBoard
 from firmware.main import MainLoop, assemble
@@ -41,20 +42,20 @@ IN_HEADER = "<BIiIBI"
 OUT_HEADER = "<BiBBI"
 IN_SIZE = struct.calcsize(IN_HEADER)
 OUT_SIZE = struct.calcsize(OUT_HEADER)
-TICK = 84  # 'T'
-POWER = 80  # 'P'
-QUIT = 81  # 'Q'
-REPLY = 82  # 'R'
-SWITCH_SYRINGE = 1
-SWITCH_PLUNGER = 2
-SWITCH_END_STOP = 4
+TICK = const(84)  # 'T'
+POWER = const(80)  # 'P'
+QUIT = const(81)  # 'Q'
+REPLY = const(82)  # 'R'
+SWITCH_SYRINGE = const(1)
+SWITCH_PLUNGER = const(2)
+SWITCH_END_STOP = const(4)
 # Far above what a tick carries (the protocol bounds its own per-tick work) and past the old
 # 16-bit field, yet a frame fits twice in the MicroPython unix port's 2 MB heap. A length past
 # it is a damaged or out-of-step header, reported instead of waiting for bytes that never come.
-MAX_PAYLOAD_BYTES = 1 << 18
-U32 = 0xFFFFFFFF
-I32_MIN = -0x80000000
-I32_MAX = 0x7FFFFFFF
+MAX_PAYLOAD_BYTES = const(1 << 18)
+U32 = const(0xFFFFFFFF)
+I32_MIN = const(-0x80000000)
+I32_MAX = const(0x7FFFFFFF)
 IN_FIELDS = (("kind", 0, 255), ("dt_ms", 0, U32), ("force_raw", I32_MIN, I32_MAX), ("force_samples", 0, U32),
              ("switches", 0, 7), ("n_rx", 0, MAX_PAYLOAD_BYTES))
 OUT_FIELDS = (("kind", 0, 255), ("position", I32_MIN, I32_MAX), ("enabled", 0, 1), ("state", 0, 255),

@@ -45,10 +45,11 @@ class BoardProcess:
         self.powered = False
         self._off_until = 0
         self._back_on: Event | None = None
-        self._idle_until = 0
+        self._idle_until = 0  # while idle between sessions: until when
+        self._inputs = BoardInputs(0, 0, 0)  # refilled each tick
         backend.boot()
         self.powered = True
-        self.process = env.process(self._run())
+        self._arm(tick_ms)
 
     @property
     def steps(self) -> int:
@@ -68,24 +69,32 @@ class BoardProcess:
         """The syringe set aside for duration_ms (days between sessions): hourly ticks."""
         self._idle_until = self.env.now + duration_ms
 
-    def _run(self):
-        env, tick_ms = self.env, self.tick_ms
-        while True:
-            dt = tick_ms
-            if env.now < self._idle_until:
-                dt = min(IDLE_STEP_MS, self._idle_until - env.now)
-            yield Wake(env, dt, BOARD)
-            if not self.powered:
-                self._unpowered(dt)
-            elif self._idle_until and env.now <= self._idle_until:
-                self._idle_tick(dt)
-            else:
-                self._tick(dt)
+    # The board wakes 36,000 times an hour: its wake-up is a bare event whose callback ticks and
+    # arms the next one, which costs SimPy a third of what resuming a generator process does.
+    def _arm(self, dt_ms: int) -> None:
+        Wake(self.env, dt_ms, BOARD, self._wake)
+
+    def _wake(self, event: Wake) -> None:
+        dt = event.delay_ms
+        if self._idle_until == 0 and self.powered:
+            self._tick(dt)
+            Wake(self.env, self.tick_ms, BOARD, self._wake)
+            return
+        now = self.env.now
+        if not self.powered:
+            self._unpowered(dt)
+        elif now <= self._idle_until:
+            self._idle_tick(dt)
+        if now < self._idle_until:
+            self._arm(min(IDLE_STEP_MS, self._idle_until - now))
+        else:
+            self._idle_until = 0
+            self._arm(self.tick_ms)
 
     def _tick(self, dt_ms: int) -> None:
-        plant = self.plant
-        out, tx = self.backend.tick(dt_ms, BoardInputs(plant.force_raw, plant.samples, plant.switches),
-                                    self.link.take_rx())
+        plant, inputs = self.plant, self._inputs
+        inputs.force_raw, inputs.force_samples, inputs.switches = plant.force_raw, plant.samples, plant.switches
+        out, tx = self.backend.tick(dt_ms, inputs, self.link.take_rx())
         self.outputs = out
         if out.state == RUNNING:
             self.running_ms += dt_ms
@@ -94,9 +103,9 @@ class BoardProcess:
             self.link.put_tx(tx)
 
     def _idle_tick(self, dt_ms: int) -> None:
-        plant = self.plant
-        out, tx = self.backend.tick(dt_ms, BoardInputs(plant.force_raw, plant.samples, SWITCH_SYRINGE | SWITCH_PLUNGER),
-                                    self.link.take_rx())
+        plant, inputs = self.plant, self._inputs
+        inputs.force_raw, inputs.force_samples, inputs.switches = plant.force_raw, plant.samples, SWITCH_SYRINGE | SWITCH_PLUNGER
+        out, tx = self.backend.tick(dt_ms, inputs, self.link.take_rx())
         self.outputs = out
         plant.idle(dt_ms)
         if tx:

@@ -4,8 +4,10 @@ one sim-bus frame per tick over its stdin and stdout.
 The wire format is `firmware/hal/simbus.py`'s, imported from there: this side packs and
 unpacks with the same checked functions the board uses, so a length that does not fit is a
 clear `BusError`, never a truncated field that leaves both processes waiting for each other.
-A power cut kills the interpreter; its flash is a folder (given, or a temporary one of this
-backend's) that the next boot reads again.
+The flash is a folder when one is given, else RAM in the interpreter. A power cut stops the
+firmware where it is; when the power comes back the bus's 'P' frame has the interpreter build
+the firmware anew on the flash it kept, as the in-process backend does, so both runtimes live
+through a cut alike.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from firmware.hal.simbus import OUT_SIZE, pack_quit, pack_tick, read_exact, unpack_reply
+from firmware.hal.simbus import OUT_SIZE, pack_power, pack_quit, pack_tick, unpack_reply
 from sim.board_backend import ROOT, BoardInputs, BoardOutputs, board_json
 
 
@@ -33,31 +34,41 @@ class MicroPythonBackend:
 
     def __init__(self, board: str, storage_dir: Path | None = None) -> None:
         self.board_json = board_json(board)
-        self._own_flash = tempfile.TemporaryDirectory(prefix="pump-flash-") if storage_dir is None else None
-        self.storage_dir = Path(storage_dir) if storage_dir is not None else Path(self._own_flash.name)
-        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        self.storage_dir = storage_dir
+        if storage_dir is not None:
+            Path(storage_dir).mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
+        self.powered = False
         self.version = _version()
 
     def boot(self) -> None:
+        self.powered = True
+        if self.proc is not None:
+            self._frame(pack_power())
+            return
+        args = [str(self.board_json)] + ([str(self.storage_dir)] if self.storage_dir is not None else [])
         self.proc = subprocess.Popen(
-            [micropython_path(), "-m", "firmware.hal.simbus", str(self.board_json), str(self.storage_dir)],
+            [micropython_path(), "-m", "firmware.hal.simbus", *args],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
 
     def tick(self, dt_ms: int, inputs: BoardInputs, rx: bytes) -> tuple[BoardOutputs, bytes]:
+        assert self.powered, "tick() while the power is off"
+        return self._frame(pack_tick(dt_ms, inputs.force_raw, inputs.force_samples, inputs.switches, rx))
+
+    def _frame(self, frame: bytes) -> tuple[BoardOutputs, bytes]:
         proc = self.proc
         assert proc is not None and proc.stdin and proc.stdout, "tick() before boot()"
         try:
-            proc.stdin.write(pack_tick(dt_ms, inputs.force_raw, inputs.force_samples, inputs.switches, rx))
+            proc.stdin.write(frame)
             proc.stdin.flush()
         except BrokenPipeError:
             self._stopped()
-        head = read_exact(proc.stdout, OUT_SIZE)
-        if not head:
+        head = proc.stdout.read(OUT_SIZE)  # a buffered read: all of it, or short at the end
+        if len(head) < OUT_SIZE:
             self._stopped()
         position, enabled, state, n_tx = unpack_reply(head)
-        tx = read_exact(proc.stdout, n_tx) if n_tx else b""
+        tx = proc.stdout.read(n_tx) if n_tx else b""
         if len(tx) != n_tx:
             self._stopped()
         return BoardOutputs(position, bool(enabled), state), tx
@@ -68,11 +79,7 @@ class MicroPythonBackend:
         raise RuntimeError("the virtual board's firmware stopped:\n" + err[-4000:])
 
     def power_cut(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            _close(self.proc)
-            self.proc = None
+        self.powered = False  # no frame goes to the board until boot()
 
     def quit(self) -> None:
         proc, self.proc = self.proc, None
@@ -87,9 +94,6 @@ class MicroPythonBackend:
                 proc.wait()
         if proc is not None:
             _close(proc)
-        if self._own_flash is not None:
-            self._own_flash.cleanup()
-            self._own_flash = None
 
 
 def _close(proc: subprocess.Popen) -> None:

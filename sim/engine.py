@@ -38,14 +38,15 @@ assert BOARD == simpy.core.URGENT and REPLY == simpy.core.NORMAL  # type: ignore
 
 class Wake(Event):
     """A timeout in a phase: triggers `delay_ms` from now, after the earlier phases of that
-    instant (SimPy's own Timeout always has NORMAL priority)."""
+    instant (SimPy's own Timeout always has NORMAL priority). `then` is called when it does."""
 
-    def __init__(self, env: Environment, delay_ms: int, phase: int) -> None:
+    def __init__(self, env: Environment, delay_ms: int, phase: int, then: Callable[[Event], None] | None = None) -> None:
         # Inlined Event.__init__, as simpy.events.Timeout does: this runs once per tick.
         self.env = env
-        self.callbacks = []
+        self.callbacks = [] if then is None else [then]
         self._value = None
         self._ok = True
+        self.delay_ms = delay_ms
         env.schedule(self, phase, delay_ms)
 
 

@@ -24,6 +24,7 @@ class InProcessBackend:
         self.flash = MemoryStorage() if storage_dir is None else None
         self.version = "cpython " + sys.version.split()[0]
         self.bus: SimBusBoard | None = None
+        self._outputs = BoardOutputs(0, False, 0)  # refilled each tick
 
     def boot(self) -> None:
         self.bus = SimBusBoard(self.board_json, storage_dir=None if self.storage_dir is None else str(self.storage_dir),
@@ -33,8 +34,10 @@ class InProcessBackend:
         bus = self.bus
         assert bus is not None, "tick() before boot()"
         tx = bus.step(dt_ms, inputs.force_raw, inputs.force_samples, inputs.switches, rx)
-        position, enabled, state = bus.outputs()
-        return BoardOutputs(position, bool(enabled), state), tx
+        out = self._outputs
+        out.position, enabled, out.state = bus.outputs()
+        out.enabled = bool(enabled)
+        return out, tx
 
     def power_cut(self) -> None:
         self.bus = None

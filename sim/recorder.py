@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.controller import STATE_NAMES
-from sim.engine import RECORD, every
+from sim.engine import RECORD, Wake, every
 from sim.faults import FAULT_ACTIONS
 from sim.scenario import Event
 
 BOLUS_WINDOW_MS = 120000  # what flows in the 2 min after an occlusion is released
-BOLUS_CHECK_MS = 1000
 
 
 @dataclass
@@ -54,12 +53,10 @@ class Recorder:
         self.scenario_log: list[dict[str, Any]] = []
         self.safety: dict[str, Any] = {}
         self._fault_ms: int | None = None
-        self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
 
     def start(self, session: int, period_ms: int, until_ms: float) -> None:
         self.session = session
         self.env.process(every(self.env, period_ms, RECORD, self.sample, until_ms))
-        self.env.process(every(self.env, BOLUS_CHECK_MS, RECORD, self._measure_bolus, until_ms))
 
     def sample(self) -> None:
         w = self.w
@@ -83,7 +80,7 @@ class Recorder:
             self.safety["fault"] = ev.action
             self.safety["fault_t_min"] = now / 60000.0
         if ev.action == "release":
-            self._release = (now, self.w.plant.delivered_ml * 1000.0, self.w.board.running_ms)
+            self.env.process(self._bolus_after_release())
 
     def pump_event(self, ev: dict[str, Any]) -> None:
         """An `! EVT` line from the pump; alarms are kept with the line's state at that moment."""
@@ -98,12 +95,9 @@ class Recorder:
             self.safety["alarm_pressure_mmhg"] = round(plant.pressure_mmhg, 1)
             self.safety["alarm_code"] = ev["value"]
 
-    def _measure_bolus(self) -> None:
-        """After a release: what reached the patient beyond what the pump meant to give."""
-        if self._release is None:
-            return
-        t0, delivered0, running0 = self._release
-        if self.env.now - t0 >= BOLUS_WINDOW_MS:
-            planned_ul = self.prescribed_ml * 1000.0 * (self.w.board.running_ms - running0) / self.duration_ms
-            self.safety["bolus_after_release_ml"] = round((self.w.plant.delivered_ml * 1000.0 - delivered0 - planned_ul) / 1000.0, 4)
-            self._release = None
+    def _bolus_after_release(self):
+        """What reached the patient in the window after a release, beyond what the pump meant to give."""
+        delivered0, running0 = self.w.plant.delivered_ml * 1000.0, self.w.board.running_ms
+        yield Wake(self.env, BOLUS_WINDOW_MS, RECORD)
+        planned_ul = self.prescribed_ml * 1000.0 * (self.w.board.running_ms - running0) / self.duration_ms
+        self.safety["bolus_after_release_ml"] = round((self.w.plant.delivered_ml * 1000.0 - delivered0 - planned_ul) / 1000.0, 4)

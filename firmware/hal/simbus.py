@@ -10,9 +10,13 @@ seed, and as fast as the two processes can talk.
 
 This module is the one definition of the wire format; the host (`sim/bus.py`) imports it.
 
-    plant -> board: "<BIiIBI" kind ('T' tick, 'Q' quit), dt_ms, force_raw, force_samples,
-                    switch bits (1 syringe, 2 plunger engaged, 4 end stop), n_rx; then n_rx bytes
+    plant -> board: "<BIiIBI" kind ('T' tick, 'P' power back after a cut, 'Q' quit), dt_ms,
+                    force_raw, force_samples, switch bits (1 syringe, 2 plunger engaged, 4 end
+                    stop), n_rx; then n_rx bytes
     board -> plant: "<BiBBI"  kind ('R' reply), position, enabled, state, n_tx; then n_tx bytes
+
+After 'P' the board boots again: the firmware is built anew (RAM, clock, STEP counter start
+over) on the flash it had, as the in-process backend does; nothing else is carried over.
 
 Every field is checked against its range before it is packed and after it is unpacked, on
 both sides: MicroPython's `struct.pack` silently keeps the low bits of a value too large for
@@ -29,6 +33,7 @@ import struct
 import sys
 
 from firmware.board import Board
+from firmware.compat import const
 from firmware.datafile import load_json
 from firmware.hal.virtual import VirtualBoard
 from firmware.main import MainLoop, assemble
@@ -37,19 +42,20 @@ IN_HEADER = "<BIiIBI"
 OUT_HEADER = "<BiBBI"
 IN_SIZE = struct.calcsize(IN_HEADER)
 OUT_SIZE = struct.calcsize(OUT_HEADER)
-TICK = 84  # 'T'
-QUIT = 81  # 'Q'
-REPLY = 82  # 'R'
-SWITCH_SYRINGE = 1
-SWITCH_PLUNGER = 2
-SWITCH_END_STOP = 4
+TICK = const(84)  # 'T'
+POWER = const(80)  # 'P'
+QUIT = const(81)  # 'Q'
+REPLY = const(82)  # 'R'
+SWITCH_SYRINGE = const(1)
+SWITCH_PLUNGER = const(2)
+SWITCH_END_STOP = const(4)
 # Far above what a tick carries (the protocol bounds its own per-tick work) and past the old
 # 16-bit field, yet a frame fits twice in the MicroPython unix port's 2 MB heap. A length past
 # it is a damaged or out-of-step header, reported instead of waiting for bytes that never come.
-MAX_PAYLOAD_BYTES = 1 << 18
-U32 = 0xFFFFFFFF
-I32_MIN = -0x80000000
-I32_MAX = 0x7FFFFFFF
+MAX_PAYLOAD_BYTES = const(1 << 18)
+U32 = const(0xFFFFFFFF)
+I32_MIN = const(-0x80000000)
+I32_MAX = const(0x7FFFFFFF)
 IN_FIELDS = (("kind", 0, 255), ("dt_ms", 0, U32), ("force_raw", I32_MIN, I32_MAX), ("force_samples", 0, U32),
              ("switches", 0, 7), ("n_rx", 0, MAX_PAYLOAD_BYTES))
 OUT_FIELDS = (("kind", 0, 255), ("position", I32_MIN, I32_MAX), ("enabled", 0, 1), ("state", 0, 255),
@@ -60,7 +66,12 @@ class BusError(ValueError):
     """A frame that cannot be sent or was not understood: the streams would be out of step."""
 
 
-def _check(fields, values) -> None:
+# Each frame is checked by one compound test (this runs twice per tick in MicroPython); only
+# when it fails does _refuse look for the field to name.
+def _refuse(fields, values, kinds) -> None:
+    if values[0] not in kinds:
+        raise BusError("sim bus frame: kind = %d, allowed %s (the streams are out of step)"
+                       % (values[0], "/".join([str(k) for k in kinds])))
     for i in range(len(fields)):
         name, low, high = fields[i]
         v = values[i]
@@ -68,42 +79,44 @@ def _check(fields, values) -> None:
             raise BusError("sim bus frame: %s = %d, allowed %d..%d" % (name, v, low, high))
 
 
-def _check_kind(kind: int, allowed) -> None:
-    if kind not in allowed:
-        raise BusError("sim bus frame: kind = %d, allowed %s (the streams are out of step)"
-                       % (kind, "/".join([str(k) for k in allowed])))
-
-
 def pack_tick(dt_ms: int, force_raw: int, force_samples: int, switches: int, rx: bytes) -> bytes:
-    values = (TICK, dt_ms, force_raw, force_samples, switches, len(rx))
-    _check(IN_FIELDS, values)
-    return struct.pack(IN_HEADER, *values) + rx
+    n = len(rx)
+    if not (0 <= dt_ms <= U32 and I32_MIN <= force_raw <= I32_MAX and 0 <= force_samples <= U32
+            and 0 <= switches <= 7 and n <= MAX_PAYLOAD_BYTES):
+        _refuse(IN_FIELDS, (TICK, dt_ms, force_raw, force_samples, switches, n), (TICK,))
+    return struct.pack(IN_HEADER, TICK, dt_ms, force_raw, force_samples, switches, n) + rx
 
 
 def pack_quit() -> bytes:
     return struct.pack(IN_HEADER, QUIT, 0, 0, 0, 0, 0)
 
 
+def pack_power() -> bytes:
+    return struct.pack(IN_HEADER, POWER, 0, 0, 0, 0, 0)
+
+
 def unpack_tick(head: bytes) -> tuple:
     """(kind, dt_ms, force_raw, force_samples, switches, n_rx) of a plant -> board header."""
     values = struct.unpack(IN_HEADER, head)
-    _check_kind(values[0], (TICK, QUIT))
-    _check(IN_FIELDS, values)
+    kind = values[0]
+    if (kind != TICK and kind != POWER and kind != QUIT) or values[4] > 7 or values[5] > MAX_PAYLOAD_BYTES:
+        _refuse(IN_FIELDS, values, (TICK, POWER, QUIT))
     return values
 
 
 def pack_reply(position: int, enabled: int, state: int, tx: bytes) -> bytes:
-    values = (REPLY, position, enabled, state, len(tx))
-    _check(OUT_FIELDS, values)
-    return struct.pack(OUT_HEADER, *values) + tx
+    n = len(tx)
+    if not (I32_MIN <= position <= I32_MAX and 0 <= enabled <= 1 and 0 <= state <= 255 and n <= MAX_PAYLOAD_BYTES):
+        _refuse(OUT_FIELDS, (REPLY, position, enabled, state, n), (REPLY,))
+    return struct.pack(OUT_HEADER, REPLY, position, enabled, state, n) + tx
 
 
 def unpack_reply(head: bytes) -> tuple:
     """(position, enabled, state, n_tx) of a board -> plant header."""
-    values = struct.unpack(OUT_HEADER, head)
-    _check_kind(values[0], (REPLY,))
-    _check(OUT_FIELDS, values)
-    return values[1:]
+    kind, position, enabled, state, n = struct.unpack(OUT_HEADER, head)
+    if kind != REPLY or enabled > 1 or n > MAX_PAYLOAD_BYTES:
+        _refuse(OUT_FIELDS, (kind, position, enabled, state, n), (REPLY,))
+    return position, enabled, state, n
 
 
 class SimBusBoard:
@@ -169,7 +182,11 @@ def serve(board_json: str, storage_dir=None, stdin=None, stdout=None) -> None:
         rx = read_exact(stdin, n_rx) if n_rx else b""
         if len(rx) != n_rx:
             raise BusError("sim bus frame: %d of %d input bytes before the stream ended" % (len(rx), n_rx))
-        tx = bus.step(dt_ms, force_raw, samples, switches, rx)
+        if kind == POWER:
+            bus = SimBusBoard(board_json, storage=bus.vb.storage)
+            tx = b""
+        else:
+            tx = bus.step(dt_ms, force_raw, samples, switches, rx)
         position, enabled, state = bus.outputs()
         stdout.write(pack_reply(position, enabled, state, tx))
         stdout.flush()

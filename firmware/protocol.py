@@ -16,7 +16,7 @@ LOG_PAGE = 8
 
 READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
 THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY",
-           "SELFTEST")
+           "SELFTEST", "PATIENT")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "retries", "rejected")
 
@@ -30,7 +30,7 @@ class Protocol:
         self._len = 0
         self._overflow = False
         self._chunk = bytearray(64)
-        self.last_seq = 0
+        self.last_seq = controller.journal.link_seq  # a reset continues after every frame accepted before it
         self._last_answer = b""
         self.stats = {}
         for k in STAT_KEYS:
@@ -111,6 +111,8 @@ class Protocol:
                 self._error(None, "SEQ_ORDER", "seq", str(seq), str(frames.next_seq(self.last_seq)), "seq_order")
                 return
         self.stats["frames"] += 1
+        if framed and seq is not None:
+            self.ctl.journal.accept_link_seq(seq)  # durable before it acts; see the journal for the flash cost
         answer = self._dispatch(seq, cmd, tokens[1:])
         if framed and seq is not None:
             self.last_seq = seq
@@ -210,6 +212,11 @@ class Protocol:
         self._only(kv, ("level",))
         threshold = self.ctl.set_occlusion_level(kv.get("level", ""))
         return (("level", self.ctl.occlusion_level), ("threshold_mmhg", threshold))
+
+    def _cmd_patient(self, kv):
+        self._only(kv, ("weight_g", "was_g"))
+        self.ctl.reidentify_patient(kv.get("weight_g"), kv.get("was_g"))
+        return (("state", self.ctl.state_name()), ("weight_g", kv["weight_g"]))
 
     def _cmd_vitals(self, kv):
         self._only(kv, ("sbp", "dbp", "hr", "spo2"))

@@ -138,6 +138,10 @@ class Controller:
         recorded = self.journal.patient_g()
         if recorded is None or was_g != recorded:
             raise Rejected(CONFIRMATION_MISMATCH, "was_g", was_g, "none" if recorded is None else str(recorded))
+        if self.journal.state.in_progress:
+            # An infusion the pump no longer holds (ended by a final alarm, or halted before a
+            # reset): it ends here, with the delivered bound the journal has.
+            self.journal.stop()
         self.journal.patient(weight_g, was_g)
         self.program = None  # type: ignore[assignment]
         self.plan = None  # type: ignore[assignment]

@@ -145,3 +145,22 @@ def test_occlusion_level_survives_a_power_cut():
     ctl.journal.compact()
     vb, ctl = _boot(MemoryStorage(dict(ctl.journal.storage.files)))
     assert ctl.occlusion_level == "low"
+
+
+def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
+    """Paused, then a power cut: the pump comes up idle with that infusion still open in the
+    journal; PATIENT ends it there (its dose stays the earlier patient's) and then re-identifies."""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    run_until_state(vb, ctl, (), MIN)
+    ctl.pause()
+    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl.state == IDLE and ctl.journal.state.in_progress
+    e = raises(Rejected, ctl.program_prescription, standard_rx(weight_g=80000))
+    assert e.code == errors.PATIENT_MISMATCH
+    ctl.reidentify_patient(80000, 70000)
+    kinds = [e[2] for e in ctl.journal.replay().events]
+    assert kinds[-2:] == ["stop", "patient"] and not ctl.journal.state.in_progress
+    assert ctl.program_prescription(standard_rx(weight_g=80000)).weight_g == 80000

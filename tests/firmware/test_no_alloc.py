@@ -46,3 +46,18 @@ def test_alarm_path_ticks_without_allocating():
     vb.stepper.gate_failed = True
     _locked_ticks(vb, ctl, 10)
     assert ctl.state == ALARM and ctl.alarm_code == alarms.DOSE_OVERRUN
+
+
+def test_rate_limit_path_ticks_without_allocating():
+    """The counted-rate guard judging every tick, and latching RATE_LIMIT, allocates nothing."""
+    if not ON_MICROPYTHON:
+        skip("heap_lock exists only in MicroPython")
+    vb, ctl = controller()
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    _locked_ticks(vb, ctl, 600)
+    vb.stepper.stalled = True
+    _locked_ticks(vb, ctl, 70)
+    vb.stepper.stalled = False
+    _locked_ticks(vb, ctl, 10)
+    assert ctl.state == ALARM and ctl.alarm_code == alarms.RATE_LIMIT

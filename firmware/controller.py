@@ -134,10 +134,10 @@ class Controller:
         limit = self.library.weight_g
         if not limit.within_hard(weight_g):
             raise Rejected(HARD_LIMIT, "weight_g", weight_g, limit.hard_text())
-        self.service(self.now_ms)  # a completion is on flash before the patient changes
         recorded = self.journal.patient_g()
         if recorded is None or was_g != recorded:
             raise Rejected(CONFIRMATION_MISMATCH, "was_g", was_g, "none" if recorded is None else str(recorded))
+        self.service(self.now_ms)  # a completion is on flash before the patient changes
         if self.journal.state.in_progress:
             # An infusion the pump no longer holds (ended by a final alarm, or halted before a
             # reset): it ends here, with the delivered bound the journal has.

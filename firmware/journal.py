@@ -46,7 +46,7 @@ each written with an empty line before it, so no single flipped bit can merge tw
     e.g. `57 1203400 prog d=8800 c=9450 *272ca7dd` is 41 bytes with its two newlines. A
     progress record takes 28-50 bytes in a day's journal (about 47 late in a long infusion:
     a 16 KB journal holds ~350 of them, 29 min at one per 5 s), an event 26-45, a start
-    about 53, a prescription about 145, a snapshot 170-600.
+    about 60, a seq or set record 30-45, a prescription about 145, a snapshot 180-780.
 
 Delivery is recorded so that a cut at any instant errs on the safe side. The commitment `c`
 is written BEFORE the motor may go past the previous one: the controller calls `progress()`
@@ -79,8 +79,8 @@ prescription record, the last `keep_events` event records (verbatim) and the rec
 as two identical `snap` records (one flipped bit cannot spoil both), and swaps it in with
 `storage.replace()`, which must be atomic (firmware.hal.file_storage writes a temporary file
 and renames it over the old one). A cut during compaction leaves the old file whole, so
-nothing is lost. The compacted file is about 3 KB with the defaults (64 events of ~40 bytes,
-two snapshots of at most ~600); the next compaction comes at `max_bytes` (16 KB), or a
+nothing is lost. The compacted file is about 3-4 KB with the defaults (64 events of ~40 bytes,
+two snapshots of at most ~780); the next compaction comes at `max_bytes` (16 KB), or a
 quarter of `max_bytes` later if keep_events and long prescriptions make the snapshot larger.
 """
 

@@ -439,6 +439,8 @@ def test_cumulative_dose_counts_the_last_24_hours_by_wall_clock():
     assert state.ug_last_24h(0, WALL_S + 86399) == 35000 + 1750
     assert state.ug_last_24h(0, WALL_S + 86400) == 0
     assert state.past_doses[0][2] == 35000
+    # the patient is bound exactly as long as a dose of theirs counts
+    assert state.patient_g(0, WALL_S + 86399) == 70000 and state.patient_g(0, WALL_S + 86400) is None
 
 
 def test_cumulative_dose_falls_back_to_journal_time():

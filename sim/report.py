@@ -193,8 +193,9 @@ def _result(result: str, refusal: dict[str, Any] | None) -> str:
     """STARTED, or the pump's refusal with the field, the value and the range it allows."""
     if refusal is None:
         return result
-    return (f"{result} ({refusal['command']} refused: {refusal['field']}={refusal['value']}, "
-            f"allowed {refusal['allowed']})")
+    said = f": {refusal['field']}={refusal['value']}" if refusal["field"] else ""
+    said += f", allowed {refusal['allowed']}" if refusal["allowed"] else ""
+    return f"{result} ({refusal['command']} refused{said})"
 
 
 class Progress:

@@ -94,6 +94,16 @@ def test_the_pumps_refusal_names_field_value_and_range(capsys, tmp_path):
                                                  "value": 1500, "allowed": "50..1000"}]
 
 
+def test_a_refused_start_is_carried_with_its_field(tmp_path):
+    """Not only PROGRAM: START refused (the syringe was taken out) keeps the pump's field too."""
+    path = tmp_path / "removed.toml"
+    path.write_text(STANDARD.read_text() + '\n[[events]]\naction = "remove_syringe"\nat_min = 0.5\n')
+    s = report.summary(runner.run(scn.load(path, SHORT)), {"csv": "", "summary": "", "figure": ""})
+    refusal = s["prescription_refusal"][0]
+    assert (refusal["command"], refusal["code"], refusal["field"]) == ("START", "NOT_READY", "syringe_present")
+    assert "NOT_READY (START refused: syringe_present=false" in report.human(s)
+
+
 def test_out_of_pump_limits_but_meaningful_values_still_reach_the_pump():
     """The scenario's ranges are physical, not the library's: a weight entered ten times too
     large and a 2 mg/kg dose load and are refused by the pump, naming its own range."""

@@ -27,6 +27,7 @@ from typing import Any
 
 from sim.prescription_entry import EntryError, pump_fields
 from sim.scenario_schema import Field, ScenarioError, load_schema
+from sim.syringe import SyringeSpec, load_syringe_table
 
 __all__ = ["Event", "Scenario", "ScenarioError", "load", "SCENARIO_DIR", "RUNTIMES"]
 
@@ -131,13 +132,13 @@ def _validate(doc: dict, source: str) -> Scenario:
     raw_events = doc.get("events", [])
     if not isinstance(raw_events, list):
         raise ScenarioError(f"{source}: events must be a list of [[events]] tables")
-    events = sorted((_event(e, i, source) for i, e in enumerate(raw_events)), key=lambda e: e.at_min)
-    _check_together(sections, events, source)
+    _check_together(sections, source)
+    events = sorted((_event(e, i, source, sections) for i, e in enumerate(raw_events)), key=lambda e: e.at_min)
     return Scenario(name=top["name"] or Path(source).stem, description=top["description"], source=source,
                     sections=sections, events=events, expect=expect)
 
 
-def _event(raw: Any, index: int, source: str) -> Event:
+def _event(raw: Any, index: int, source: str, sections: dict[str, dict[str, Any]]) -> Event:
     where = f"events[{index}]"
     if not isinstance(raw, dict) or "action" not in raw or "at_min" not in raw:
         raise ScenarioError(f"{source}: {where} needs at_min and action")
@@ -150,11 +151,17 @@ def _event(raw: Any, index: int, source: str) -> Event:
         raise ScenarioError(f"{source}: {where}: {action} takes no key {unknown[0]!r} "
                             f"(allowed: {', '.join(SCHEMA.actions[action]) or 'none'})")
     params = _keys(own, fields, where, source)
+    end_min = sections["run"]["end_min"]
+    if params["at_min"] > end_min:
+        SCHEMA.event["at_min"].refuse(params["at_min"], source, "is after the run", f"{where}.at_min",
+                                      f"0..{end_min} min (run.end_min)")
+    if action == "insert_syringe" and params["fill_ml"] is not None:
+        _check_fill(source, f"{where}.fill_ml", params["fill_ml"], sections["prescription"])
     return Event(float(params.pop("at_min")), action, params)
 
 
-def _check_together(s: dict[str, dict[str, Any]], events: list[Event], source: str) -> None:
-    """The rules that span keys (each key's own range is in the schema)."""
+def _check_together(s: dict[str, dict[str, Any]], source: str) -> None:
+    """The rules that span keys (each key's own range is in the schema; events check their own)."""
     rx, run, patient = s["prescription"], s["run"], s["patient"]
     if (rx["dose_mg_kg"] is None) == (rx["dose_mg_kg_h"] is None):
         raise ScenarioError(f"{source}: give exactly one of prescription.dose_mg_kg (mg/kg over the duration) "
@@ -168,18 +175,11 @@ def _check_together(s: dict[str, dict[str, Any]], events: list[Event], source: s
     if patient["baseline_dbp_mmhg"] is not None and patient["baseline_sbp_mmhg"] is not None:
         _check_below(source, "patient.baseline_dbp_mmhg", patient["baseline_dbp_mmhg"], "patient.baseline_sbp_mmhg",
                      patient["baseline_sbp_mmhg"], "diastolic pressure is below systolic")
-    capacity_ml, syringe = _loaded_capacity_ml(rx)
     fill = s["syringe"]["fill_ml"]
     if fill is not None:
-        _check_fill(source, "syringe.fill_ml", fill, capacity_ml, syringe)
-    _check_below(source, "syringe.prime_ml", s["syringe"]["prime_ml"], "the fill" if fill is None else "syringe.fill_ml",
-                 capacity_ml if fill is None else fill, "the purge must leave drug in the syringe")
-    for i, e in enumerate(events):
-        if e.at_min > run["end_min"]:
-            SCHEMA.event["at_min"].refuse(e.at_min, source, "is after the run", f"events[{i}].at_min",
-                                          f"0..{run['end_min']} min (run.end_min)")
-        if e.action == "insert_syringe" and e.params["fill_ml"] is not None:
-            _check_fill(source, f"events[{i}].fill_ml", e.params["fill_ml"], capacity_ml, syringe)
+        _check_fill(source, "syringe.fill_ml", fill, rx)
+    _check_below(source, "syringe.prime_ml", s["syringe"]["prime_ml"], "syringe.fill_ml",
+                 _loaded_syringe(rx).capacity_ul / 1000.0 if fill is None else fill, "the purge must leave drug in the syringe")
 
 
 def _check_below(source: str, key: str, value: float, bound_name: str, bound: float, why: str) -> None:
@@ -187,16 +187,15 @@ def _check_below(source: str, key: str, value: float, bound_name: str, bound: fl
         raise ScenarioError(f"{source}: {key} = {value!r} is out of range: allowed below {bound_name} = {bound!r} ({why})")
 
 
-def _loaded_capacity_ml(rx: dict[str, Any]) -> tuple[float, str]:
-    """The capacity of the syringe that sits in the pump, and its id."""
-    from sim.syringe import load_syringe_table
-
+def _loaded_syringe(rx: dict[str, Any]) -> SyringeSpec:
+    """The syringe that sits in the pump: the one prescribed, or the fallback if the table does not know it."""
     table = load_syringe_table()
-    spec = table.get(rx["syringe"]) or table[FALLBACK_SYRINGE]
-    return spec.capacity_ul / 1000.0, spec.id
+    return table.get(rx["syringe"]) or table[FALLBACK_SYRINGE]
 
 
-def _check_fill(source: str, key: str, fill_ml: float, capacity_ml: float, syringe: str) -> None:
-    if fill_ml > capacity_ml:
-        SCHEMA.field("syringe.fill_ml").refuse(fill_ml, source, "is more than the syringe holds", key,
-                                               f"0.001..{capacity_ml:g} mL, the capacity of {syringe}, the syringe loaded")
+def _check_fill(source: str, key: str, fill_ml: float, rx: dict[str, Any]) -> None:
+    spec = _loaded_syringe(rx)
+    if fill_ml > spec.capacity_ul / 1000.0:
+        SCHEMA.field("syringe.fill_ml").refuse(
+            fill_ml, source, "is more than the syringe holds", key,
+            f"0.001..{spec.capacity_ul / 1000.0:g} mL, the capacity of {spec.id} (prescription.syringe), the syringe loaded")

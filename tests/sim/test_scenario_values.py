@@ -214,3 +214,12 @@ def test_any_value_for_any_event_key_is_a_clear_error_or_a_run(data, tmp_path_fa
     path = tmp_path_factory.mktemp("event") / "event.toml"
     path.write_text(STANDARD.read_text() + f'\n[[events]]\naction = "{action}"\n{at}{key} = {_toml(value)}\n')
     _run_or_refuse(path, SHORT, key)
+
+
+def test_an_event_is_named_by_its_place_in_the_file(tmp_path):
+    """Events are sorted by time after they are checked, so an error names the one in the file."""
+    path = tmp_path / "events.toml"
+    path.write_text(STANDARD.read_text() + '\n[[events]]\naction = "release"\nat_min = 30\n'
+                                           '[[events]]\naction = "insert_syringe"\nat_min = 10\nfill_ml = 80\n')
+    with pytest.raises(scn.ScenarioError, match=r"events\[1\].fill_ml = 80 .*0.001..50 mL, the capacity of bd_plastipak_50"):
+        scn.load(path)

@@ -150,7 +150,7 @@ def _near(f: Field) -> st.SearchStrategy:
     if f.pattern:
         return st.from_regex(f.pattern, fullmatch=True)
     if f.type in ("number", "integer") and f.min is not None:
-        high = f.max if f.max is not None else 60
+        high = f.max if f.max is not None else 60  # max_from (a syringe's capacity): beyond the largest
         edges = [f.min, high, f.min - 1, high + 1] if f.type == "integer" else \
             [f.min, high, math.nextafter(f.min, -math.inf), math.nextafter(high, math.inf)]
         inside = st.integers(int(f.min), int(min(high, 2**63))) if f.type == "integer" else \

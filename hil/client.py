@@ -178,6 +178,10 @@ class PumpClient:
     def set_occlusion_level(self, level: str) -> Answer:
         return self.command("OCCLUSION", level=level)
 
+    def reidentify_patient(self, weight_g: int, was_g: int) -> Answer:
+        """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
+        return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
+
     def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
         return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
 

@@ -136,15 +136,15 @@ def test_each_row_reruns_alone(in_process_rows, tmp_path):
 
 # -- the spec -----------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
-    (("size = 20", "size = 0"), "population.size = 0: allowed 1..1000000"),
-    (("probability = 0.4", "probability = 1.5"), "faults[0].probability = 1.5: allowed 0..1"),
-    (("action = \"occlude\"", "action = \"explode\""), "faults[0].action = 'explode': allowed occlude"),
+    (("size = 20", "size = 0"), "population.size = 0 is out of range: allowed 1..1000000"),
+    (("probability = 0.4", "probability = 1.5"), "faults[0].probability = 1.5 is out of range: allowed 0..1"),
+    (("action = \"occlude\"", "action = \"explode\""), "faults[0].action = 'explode' is not allowed: allowed one of occlude"),
     (("uniform = [1.5, 2.0]", "uniform = [2.0, 1.5]"), "must be [low, high] with low <= high"),
-    (("uniform = [1.5, 2.0]", "uniform = [1.5, 9.0]"), "faults[0].at_min.uniform = 9.0: allowed 0..4"),
+    (("uniform = [1.5, 2.0]", "uniform = [1.5, 9.0]"), "faults[0].at_min.uniform = 9.0 is out of range: allowed 0..4 min"),
     (("off_s = 20", "off_t = 20"), "power_loss takes no key 'off_t'"),
-    (("rule = \"grid\"", "rule = \"random\""), "prescription.rule = 'random': allowed grid, library"),
+    (("rule = \"grid\"", "rule = \"random\""), "prescription.rule = 'random' is not allowed: allowed one of grid, library"),
     (("seed = 11", "seed = 11\nbogus = 1"), "unknown key population.bogus"),
-    (("runtime = \"cpython\"", "runtime = \"java\""), "runtime = 'java': allowed micropython, cpython"),
+    (("runtime = \"cpython\"", "runtime = \"java\""), "runtime = 'java' is not allowed: allowed one of micropython, cpython"),
     (("[prescription]", "[population.table.weight_kg]\nsd = -1\n[prescription]"), "population.table.weight_kg.sd = -1"),
     (("[prescription]", "[population.table.pk_variability.correlation]\ncl_v1 = 1.5\n[prescription]"),
      "is not a valid covariance"),
@@ -163,7 +163,7 @@ def test_bad_spec_exits_2_without_traceback_and_writes_nothing(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sim", "campaign", str(path), "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "faults[0].probability = -0.1: allowed 0..1" in done.stderr
+    assert "faults[0].probability = -0.1 is out of range: allowed 0..1" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
 

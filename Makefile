@@ -35,9 +35,17 @@ campaign: setup
 typecheck: setup
 	$(PY) -m tools.typecheck
 
-bench: setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+BENCH_VENV := .venv-bench
+
+bench: setup $(BENCH_VENV)/.setup-stamp
 	$(PY) -m bench
+
+# simglucose, the yardstick for patients per second, in an environment of its own: its pins
+# (an old gym that needs pkg_resources) stay out of the project's.
+$(BENCH_VENV)/.setup-stamp: bench/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
 
 build: setup
 	$(PY) -m tools.build $(BOARD)
@@ -49,4 +57,4 @@ hil: setup
 	$(PY) -m hil run $(if $(PORT),--port $(PORT))
 
 clean:
-	rm -rf out build .pytest_cache .hypothesis
+	rm -rf out build .pytest_cache .hypothesis .venv-bench

@@ -2,23 +2,26 @@
 
 simglucose (PyPI `simglucose`: a virtual type 1 diabetes patient, CGM, insulin pump and
 controller; the usual open-source virtual-patient simulator) is the yardstick users compare
-with. It is installed from bench/requirements.txt, never as a project dependency. Per core is
+with. It is installed from bench/requirements.txt into its own environment (.venv-bench), never
+as a project dependency, and measured there by bench/simglucose_cost.py. Per core is
 CPU seconds of one process per patient, for both: one 120 min session each (the standard
 scenario here; one adolescent with the basal-bolus controller there).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 import time
-import warnings
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.results import Figure
 from sim import campaign, campaign_spec
 from sim.scenario import SCENARIO_DIR
 
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"  # bench/requirements.txt, installed by make bench
 WORKERS = 2
 TARGET_RATIO = 2.0
 
@@ -52,25 +55,14 @@ def _project_cpu_s_per_patient(n: int = 3) -> float:
 
 
 def _simglucose_cpu_s_per_patient(n: int = 3) -> tuple[float, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from importlib.metadata import version
-
-        from simglucose.actuator.pump import InsulinPump
-        from simglucose.controller.basal_bolus_ctrller import BBController
-        from simglucose.patient.t1dpatient import T1DPatient
-        from simglucose.sensor.cgm import CGMSensor
-        from simglucose.simulation.env import T1DSimEnv
-        from simglucose.simulation.scenario_gen import RandomScenario
-        from simglucose.simulation.sim_engine import SimObj
-
-        start = datetime(2026, 1, 1, 8, 0, 0)
-        t0 = time.process_time()
-        for i in range(n):
-            env = T1DSimEnv(T1DPatient.withName("adolescent#001"), CGMSensor.withName("Dexcom", seed=i + 1),
-                            InsulinPump.withName("Insulet"), RandomScenario(start_time=start, seed=i + 1))
-            SimObj(env, BBController(), timedelta(minutes=120), animate=False, path=None).simulate()
-        return (time.process_time() - t0) / n, version("simglucose")
+    """Measured in the benchmark's own environment, so simglucose's pins (an old gym that
+    needs pkg_resources) never meet the project's."""
+    out = subprocess.run([str(BENCH_PYTHON), "bench/simglucose_cost.py", str(n)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"simglucose in {BENCH_PYTHON} (make bench sets it up): {out.stderr[-2000:]}")
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return d["cpu_s_per_patient"], d["simglucose"]
 
 
 def campaign_throughput(size: int = 12) -> list[Figure]:

@@ -30,7 +30,7 @@ from sim.patient import Patient, population_table, typical
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.recorder import Recorder, Sample
 from sim.pk import PKIndividual
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import FALLBACK_SYRINGE, Scenario, ScenarioError
 from sim.syringe import load_syringe_table
 from sim.vitals_monitor import VitalsMonitor
 
@@ -122,7 +122,7 @@ class Simulation:
         return Board.load(self.s["board"]["name"]).tick_ms
 
     def _syringe(self) -> str:
-        return self.rx["syringe"] if self.rx["syringe"] in load_syringe_table() else "bd_plastipak_50"
+        return self.rx["syringe"] if self.rx["syringe"] in load_syringe_table() else FALLBACK_SYRINGE
 
     def course(self):
         """The process of the whole course: sessions, the gaps between them, the final STATUS."""

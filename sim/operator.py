@@ -48,6 +48,7 @@ class Operator:
         self.answers: list[Answer] = []
         self._outbox = b""
         self._awaiting: tuple[int, Event] | None = None  # (seq, answer event) of the outstanding command
+        self._sent: tuple[str, dict[str, Any] | None] = ("", None)  # the outstanding command, to send again
 
     def run(self, script: Callable[..., Script], *args: Any) -> simpy.Process:
         """Start a script once the keyboard is free; the process's value is the script's."""
@@ -65,12 +66,18 @@ class Operator:
     def send(self, cmd: str, kv: dict[str, Any] | None = None) -> Event:
         """Type one command (within a script); the event's value is its Answer."""
         assert self._awaiting is None, "one command at a time"
-        self.seq = frames.next_seq(self.seq)
-        body = f"{self.seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
-        self._outbox += frames.seal(body)
         answer = Event(self.env)
-        self._awaiting = (self.seq, answer)
+        self._awaiting = (0, answer)
+        self._seal(cmd, kv, frames.next_seq(self.seq))
         return answer
+
+    def _seal(self, cmd: str, kv: dict[str, Any] | None, seq: int) -> None:
+        assert self._awaiting is not None
+        self.seq = seq
+        self._sent = (cmd, kv)
+        self._awaiting = (seq, self._awaiting[1])
+        body = f"{seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
+        self._outbox += frames.seal(body)
 
     # ---- the board's link -------------------------------------------------------------------
     def take_rx(self) -> bytes:
@@ -96,6 +103,11 @@ class Operator:
                     self.on_event(ev)
             return
         tag, _, rest = text.partition(" ")
+        if self._awaiting is not None and rest.startswith("ERR SEQ_ORDER "):
+            # The pump was reset: it continues after every number it may have accepted before,
+            # and names the next one; the same command goes again under that number.
+            self._seal(self._sent[0], self._sent[1], frames.parse_pairs(rest.split(" ")[2:])["allowed"])
+            return
         if self._awaiting is None or tag != str(self._awaiting[0]):
             return
         answer = _answer(rest)

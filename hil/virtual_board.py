@@ -24,7 +24,7 @@ from hil.pty_link import PtyLink
 from firmware.hal.simbus import SWITCH_PLUNGER, SWITCH_SYRINGE
 from sim.board import BoardProcess
 from sim.board_backend import ROOT, open_backend
-from sim.engine import ACT, Paced, Wake
+from sim.engine import ACT, Paced, Wake, now_ms
 
 __all__ = ["ROOT", "ConstantPlant", "VirtualBoard", "main"]
 
@@ -77,7 +77,7 @@ class VirtualBoard:
 
     @property
     def t_ms(self) -> int:
-        return int(self.env.now)
+        return now_ms(self.env)
 
     @property
     def outputs(self):
@@ -146,7 +146,7 @@ class VirtualBoard:
         """Run `action` in the serving thread when simulated time reaches t_ms (time stands still
         while it runs, so a measurement taken there has an exact time stamp)."""
         def at_time():
-            yield Wake(self.env, max(0, t_ms - self.env.now), ACT)
+            yield Wake(self.env, max(0, t_ms - now_ms(self.env)), ACT)
             action()
 
         def start():

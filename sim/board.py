@@ -27,7 +27,7 @@ from simpy.events import Event
 from firmware.controller import RUNNING
 from firmware.hal.simbus import SWITCH_PLUNGER, SWITCH_SYRINGE
 from sim.board_backend import BoardBackend, BoardInputs, BoardOutputs
-from sim.engine import BOARD, Wake
+from sim.engine import BOARD, Wake, now_ms
 
 IDLE_STEP_MS = 3600000  # between sessions the board ticks hourly: nothing moves, the journal ages
 
@@ -61,13 +61,13 @@ class BoardProcess:
         self.backend.power_cut()
         self.position_offset += self.outputs.position
         self.powered = False
-        self._off_until = self.env.now + off_ms
+        self._off_until = now_ms(self.env) + off_ms
         self._back_on = Event(self.env)
         return self._back_on
 
     def idle(self, duration_ms: int) -> None:
         """The syringe set aside for duration_ms (days between sessions): hourly ticks."""
-        self._idle_until = self.env.now + duration_ms
+        self._idle_until = now_ms(self.env) + duration_ms
 
     # The board wakes 36,000 times an hour: its wake-up is a bare event whose callback ticks and
     # arms the next one, which costs SimPy a third of what resuming a generator process does.
@@ -80,7 +80,7 @@ class BoardProcess:
             self._tick(dt)
             Wake(self.env, self.tick_ms, BOARD, self._wake)
             return
-        now = self.env.now
+        now = now_ms(self.env)
         if not self.powered:
             self._unpowered(dt)
         elif now <= self._idle_until:

@@ -25,22 +25,22 @@ from __future__ import annotations
 
 import select
 from time import monotonic
-from typing import Callable, Generator
+from typing import Any, Callable, Generator
 
 import simpy
 from simpy.core import EmptySchedule, Environment, Infinity
-from simpy.events import Event
+from simpy.events import NORMAL, URGENT, Event, EventPriority
 from simpy.rt import RealtimeEnvironment
 
-BOARD, REPLY, PATIENT, MONITOR, RECORD, ACT, COURSE = range(7)
-assert BOARD == simpy.core.URGENT and REPLY == simpy.core.NORMAL  # type: ignore[attr-defined]
+BOARD, REPLY, PATIENT, MONITOR, RECORD, ACT, COURSE = (EventPriority(i) for i in range(7))
+assert BOARD == URGENT and REPLY == NORMAL
 
 
 class Wake(Event):
     """A timeout in a phase: triggers `delay_ms` from now, after the earlier phases of that
     instant (SimPy's own Timeout always has NORMAL priority). `then` is called when it does."""
 
-    def __init__(self, env: Environment, delay_ms: int, phase: int, then: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, env: Environment, delay_ms: int, phase: EventPriority, then: Callable[[Any], None] | None = None) -> None:
         # Inlined Event.__init__, as simpy.events.Timeout does: this runs once per tick.
         self.env = env
         self.callbacks = [] if then is None else [then]
@@ -50,7 +50,7 @@ class Wake(Event):
         env.schedule(self, phase, delay_ms)
 
 
-def every(env: Environment, period_ms: int, phase: int, action: Callable[[], object],
+def every(env: Environment, period_ms: int, phase: EventPriority, action: Callable[[], object],
           until_ms: float = Infinity) -> Generator[Event, None, None]:
     """A process body: `action()` every period_ms from now, the last time at or before until_ms."""
     while env.now + period_ms <= until_ms:
@@ -58,10 +58,20 @@ def every(env: Environment, period_ms: int, phase: int, action: Callable[[], obj
         action()
 
 
+def now_ms(env: Environment) -> int:
+    """The engine's time; it only ever moves by whole milliseconds."""
+    return int(env.now)
+
+
 def at_tick(t_ms: float, tick_ms: int) -> int:
     """The first tick boundary at or after t_ms: when the board can first see an action."""
     k = int(t_ms // tick_ms)
     return k * tick_ms if k * tick_ms >= t_ms else (k + 1) * tick_ms
+
+
+def environment() -> simpy.Environment:
+    """The engine as fast as it can go: `python -m sim run`."""
+    return simpy.Environment()
 
 
 class Paced(RealtimeEnvironment):

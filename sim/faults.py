@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from simpy import Environment
 
-from sim.engine import ACT, Wake, at_tick
+from sim.engine import ACT, Wake, at_tick, now_ms
 from sim.scenario import Event
 
 FAULT_ACTIONS = ("occlude", "remove_syringe", "disengage_plunger", "power_loss", "hypertension", "desaturation",
@@ -34,7 +34,7 @@ class Faults:
         for ev in events:
             t_ms = start_ms + at_tick(ev.at_min * 60000, tick_ms)
             if t_ms < until_ms:
-                self.env.process(self._fire(ev, t_ms - self.env.now))
+                self.env.process(self._fire(ev, t_ms - now_ms(self.env)))
 
     def _fire(self, ev: Event, delay_ms: int):
         yield Wake(self.env, delay_ms, ACT)

@@ -49,6 +49,8 @@ def summary(r: RunResult, outputs: dict[str, str]) -> dict[str, Any]:
         "time_to_alarm_s": r.safety.get("time_to_alarm_s"),
         "alarm_pressure_mmhg": r.safety.get("alarm_pressure_mmhg"),
         "bolus_after_release_ml": r.safety.get("bolus_after_release_ml"),
+        "alarm_response_s": r.safety.get("alarm_response_s"),
+        "time_alarm_to_resume_s": r.safety.get("time_alarm_to_resume_s"),
         "sim_duration_min": round(r.sim_min, 3),
         "wall_s": round(r.wall_s, 3),
         "realtime_factor": round(r.sim_min * 60.0 / r.wall_s, 1) if r.wall_s > 0 else None,

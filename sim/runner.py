@@ -24,8 +24,9 @@ from sim.bedside import MonitorProcess, PatientProcess
 from sim.board import BoardProcess
 from sim.board_backend import open_backend
 from sim.board_plant import BoardPlant
-from sim.engine import ACT, COURSE, Wake, at_tick, every
+from sim.engine import ACT, COURSE, Wake, at_tick, environment, every, now_ms
 from sim.faults import Faults
+from sim.nurse import AlarmResponse, Nurse
 from sim.patient import Patient, population_table, typical
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.recorder import Recorder, Sample
@@ -105,7 +106,7 @@ class Simulation:
         self.plant = BoardPlant(self._syringe(), fill_ml=scenario["syringe"]["fill_ml"], board=scenario["board"]["name"],
                                 seed=seed * 100, prime_ml=float(scenario["syringe"]["prime_ml"]))
         self.recorder = Recorder(self, self.prescribed_ml, self.rx["duration_min"] * 60000)
-        self.operator = op.Operator(env, on_event=self.recorder.pump_event)
+        self.operator = op.Operator(env, on_event=self._pump_event)
         self.board = BoardProcess(env, self.backend, self.plant, self.operator, self._tick_ms())
         self.patient_process = PatientProcess(env, self.patient, lambda: self.plant.delivered_ml * 1000.0,
                                               float(self.rx["concentration_mg_ml"]))
@@ -113,8 +114,16 @@ class Simulation:
         self.monitor = MonitorProcess(env, VitalsMonitor(self.patient, seed + 1, cuff_interval_min=float(mon["cuff_interval_min"])),
                                       self.operator) if mon["connected"] else None
         self.faults = Faults(env, self, self.recorder.event_applied)
+        n = scenario["nurse"]
+        self.alarm_response = AlarmResponse(Nurse(env, float(n["response_median_s"]), float(n["response_spread"]), seed + 2),
+                                            self) if n["present"] else None
         self.sessions: list[dict[str, Any]] = []
         self.final_status: dict[str, Any] = {}
+
+    def _pump_event(self, ev: dict[str, Any]) -> None:
+        self.recorder.pump_event(ev)
+        if self.alarm_response is not None and ev.get("kind") == "alarm":
+            self.alarm_response.alarm(ev["value"])
 
     def _tick_ms(self) -> int:
         from firmware.board import Board
@@ -140,7 +149,7 @@ class Simulation:
 
     def _session(self, session: int):
         env, run, tick_ms = self.env, self.s["run"], self.board.tick_ms
-        start = env.now
+        start = now_ms(env)
         end = start + at_tick(run["end_min"] * 60000, tick_ms)
         record: dict[str, Any] = {"session": session, "start_min": start / 60000.0}
         self.sessions.append(record)
@@ -164,11 +173,11 @@ class Simulation:
 def run(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
         progress: Callable[[float, float], None] | None = None, patient: Patient | None = None) -> RunResult:
     """Run a scenario; `patient` (e.g. from sim.patient.sample) replaces the scenario's own."""
-    runtime = runtime or scenario["run"]["runtime"]
-    seed = scenario["run"]["seed"] if seed is None else seed
+    runtime_: str = runtime or scenario["run"]["runtime"]
+    seed_: int = scenario["run"]["seed"] if seed is None else seed
     wall0 = time.perf_counter()
-    env = simpy.Environment()
-    sim = Simulation(env, scenario, runtime, seed, patient)
+    env = environment()
+    sim = Simulation(env, scenario, runtime_, seed_, patient)
     try:
         done = env.process(sim.course())
         if progress is not None:
@@ -179,8 +188,11 @@ def run(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
         sim.backend.quit()
     course = scenario["course"]
     rec = sim.recorder
+    if sim.alarm_response is not None:
+        rec.safety["alarm_response_s"] = sim.alarm_response.response_s
+        rec.safety["time_alarm_to_resume_s"] = sim.alarm_response.to_resume_s
     return RunResult(
-        scenario=scenario, runtime=runtime, firmware_version=sim.backend.version, seed=seed,
+        scenario=scenario, runtime=runtime_, firmware_version=sim.backend.version, seed=seed_,
         samples=rec.samples, alarms=rec.alarms, events=sim.operator.events, sessions=sim.sessions,
         final_status=sim.final_status, delivered_ml=sim.plant.delivered_ml,
         prescribed_ml=sim.prescribed_ml * course["sessions"],

@@ -7,6 +7,7 @@
     [syringe]       fill_ml, prime_ml (purged to waste before the line goes to the patient)
     [board]         name
     [monitor]       connected, cuff_interval_min
+    [nurse]         present, response_median_s, response_spread   (who answers the pump's alarms)
     [run]           end_min, seed, start_min, sample_s, runtime
     [course]        sessions, interval_days           (a repeated-session course)
     [expect]        end_state, prescription_result, alarm, no_alarms, max_... (what the run must show)

@@ -11,7 +11,7 @@ from firmware.hal import rp2_pio
 from firmware.hal.virtual import VirtualClock
 from tests.boards.fakes import machine as fake_machine
 from tests.boards.fakes import rp2 as fake_rp2
-from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx, monitored
 
 
 def _board(**pins):
@@ -100,6 +100,7 @@ def test_alarm_drives_en_inactive_and_halts(hal):
     _pin("end_stop_empty").level = 1  # open: the syringe is not empty (switches close to ground)
     ctl = Controller(hal, Board.load("RPI_PICO"), LIBRARY, SYRINGES)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     assert _pin("enable").level == 0  # active low
     hal.stepper.move(50, 100)

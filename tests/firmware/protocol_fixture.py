@@ -2,16 +2,20 @@
 
 from firmware import frames
 from firmware.protocol import Protocol
-from tests.firmware.fixtures import controller
+from tests.firmware.fixtures import controller, monitored
 
 STANDARD = ("drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 "
             "duration_min=40 syringe=bd_plastipak_50")
 
 
 class Bench:
-    def __init__(self) -> None:
+    def __init__(self, monitor: bool = True) -> None:
+        """`monitor`: the bedside monitor has reported a normal set of vitals at t = 0, as the
+        depression profile needs before START (tests of VITALS itself pass False)."""
         self.vb, self.ctl = controller()
         self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+        if monitor:
+            monitored(self.ctl)
 
     def send(self, data: bytes) -> list:
         """Write raw bytes to the pump, run one poll, return the lines it wrote."""

@@ -7,7 +7,7 @@ Only MicroPython can lock its heap, so under CPython these tests report as skipp
 from firmware import alarms
 from firmware.controller import ALARM, COMPLETE
 from tests.firmware.checks import ON_MICROPYTHON, skip
-from tests.firmware.fixtures import controller, standard_rx
+from tests.firmware.fixtures import controller, standard_rx, monitored
 
 
 def _locked_ticks(vb, ctl, n: int) -> None:
@@ -29,6 +29,7 @@ def test_whole_infusion_ticks_without_allocating():
         skip("heap_lock exists only in MicroPython")
     vb, ctl = controller()
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     _locked_ticks(vb, ctl, 40 * 600 + 10)
     assert ctl.state == COMPLETE and ctl.delivered_steps() == ctl.program.total_steps
@@ -40,6 +41,7 @@ def test_alarm_path_ticks_without_allocating():
         skip("heap_lock exists only in MicroPython")
     vb, ctl = controller()
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     _locked_ticks(vb, ctl, 600)
     vb.stepper.runaway_steps = 100000

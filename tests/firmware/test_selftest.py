@@ -4,7 +4,7 @@ independent counter must see step for step, refused with a syringe loaded."""
 from firmware.board import Board
 from firmware.controller import RUNNING
 from firmware.selftest import DRY_MOVE_STEPS, check_pins, run_selftest
-from tests.firmware.fixtures import controller, standard_rx
+from tests.firmware.fixtures import controller, standard_rx, monitored
 
 
 def _rig(sensor_alive=True):
@@ -62,6 +62,7 @@ def test_running_pump_is_not_moved():
     vb, ctl, wait = _rig()
     vb.switches.syringe = True
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     vb.switches.syringe = False
     ok, detail = _by_name(run_selftest(ctl, wait))["step_counter"]

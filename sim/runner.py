@@ -24,7 +24,7 @@ from sim.patient import Patient, population_table, typical
 from sim.board_plant import BoardPlant
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.scenario import Scenario
-from sim.vitals_monitor import VitalsMonitor
+from sim.vitals_monitor import VitalsMonitor, vitals_reports
 
 PK_STEP_TICKS = 10  # patient and monitor advance every 10 ticks (1 s)
 FAULT_ACTIONS = ("occlude", "remove_syringe", "disengage_plunger", "power_loss", "hypertension", "desaturation",
@@ -116,7 +116,6 @@ class Runner:
         self.position = 0
         self.bp: BoardPlant | None = None  # syringe, line and load cell, as the board sees them
         self._running_ms = 0
-        self._last_vitals: dict[str, int] = {}
         self._fed_ul = 0.0  # delivered volume already given to the patient model
         self.safety: dict[str, Any] = {}  # fault -> alarm timing, pressure at alarm, release bolus
         self._fault_ms: int | None = None
@@ -175,6 +174,8 @@ class Runner:
 
     def _session(self, session: int, length_ms: int) -> None:
         self._new_syringe(session)
+        if self.monitor is not None and session > 0:
+            self.monitor.connect(self.t_ms / 1000.0)
         self.session = session
         self.session_start_ms = self.t_ms
         self.session_record: dict[str, Any] = {"session": session, "start_min": self.t_ms / 60000.0}
@@ -229,11 +230,8 @@ class Runner:
         dt_min = dt_ms / 60000.0
         self.patient.advance(dt_min, dose_ug / dt_min)
         if self.monitor is not None:
-            for reading in self.monitor.due_readings(self.t_ms / 1000.0):
-                self._last_vitals.update({k.split("_")[0]: int(round(v)) for k, v in reading.values.items()})
-                if {"sbp", "dbp", "hr", "spo2"} <= self._last_vitals.keys():
-                    v = self._last_vitals
-                    self.operator.run(op.command("VITALS", sbp=v["sbp"], dbp=v["dbp"], hr=v["hr"], spo2=v["spo2"]))
+            for report in vitals_reports(self.monitor.due_readings(self.t_ms / 1000.0)):
+                self.operator.run(op.command("VITALS", **report))
 
     def _delivered_ul(self) -> float:
         return self._bp().delivered_ml * 1000.0

@@ -41,7 +41,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "syringe": {"fill_ml": (NUM, None), "prime_ml": (NUM, 0.2)},
     "board": {"name": (str, "VIRTUAL")},
-    "monitor": {"connected": (bool, False), "cuff_interval_min": (NUM, 5)},
+    "monitor": {"connected": (bool, True), "cuff_interval_min": (NUM, 5)},
     "run": {"end_min": (NUM, 120), "seed": (int, 1), "start_min": (NUM, 1), "sample_s": (NUM, 5),
             "runtime": (str, "micropython")},
     "course": {"sessions": (int, 1), "interval_days": (NUM, 3)},

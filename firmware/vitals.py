@@ -37,7 +37,7 @@ class VitalsGuard:
         self.reason = ""  # the criterion that called the last pause
         self._plausible = limits["plausible"]
         self._stale_ms = [limits["stale_ms"][k] for k in KINDS]
-        self._at_ms = [None, None, None]  # when each kind's last new reading arrived
+        self._at_ms = [None, None, None]  # type: list  # when each kind's last new reading arrived
         self._warned = [False, False, False]  # stale warning given since that reading
         self._field = []  # per criterion: FIELDS index, above (else below), threshold, for_ms
         self._above = []
@@ -50,7 +50,7 @@ class VitalsGuard:
             self._above.append("above" in c)
             self._threshold.append(c["above"] if "above" in c else c["below"])
             self._for_ms.append(c["for_ms"])
-        self._since = [None] * len(self._field)  # when each criterion's current run began
+        self._since = [None] * len(self._field)  # type: list  # when each criterion's current run began
 
     # ---- readings (outside the control loop) ---------------------------------------------
     def report(self, readings: dict, now_ms: int, clock) -> int:
@@ -67,7 +67,7 @@ class VitalsGuard:
 
     def _check(self, readings: dict) -> None:
         if not readings:
-            raise Rejected(BAD_VALUE, "readings", "none", "at least one of: sbp+dbp+bp_id (a cuff reading), hr, spo2")
+            raise Rejected(BAD_VALUE, "readings", "none", "sbp+dbp+bp_id,hr,spo2")
         for k in readings:
             if k not in KEYS:
                 raise Rejected(BAD_VALUE, k, readings[k], ",".join(KEYS))
@@ -78,12 +78,12 @@ class VitalsGuard:
         if "sbp" in readings or "dbp" in readings or "bp_id" in readings:
             for k in BP_KEYS:
                 if k not in readings:
-                    raise Rejected(BAD_VALUE, k, "-", "sbp, dbp and bp_id together (one cuff reading)")
+                    raise Rejected(BAD_VALUE, k, "-", "sbp+dbp+bp_id")
             if readings["dbp"] >= readings["sbp"]:
-                raise Rejected(BAD_VALUE, "dbp", readings["dbp"], "below sbp %d" % readings["sbp"])
+                raise Rejected(BAD_VALUE, "dbp", readings["dbp"], "<%d" % readings["sbp"])
             if readings["bp_id"] == self.latest.get("bp_id") and (
                     readings["sbp"] != self.latest["sbp"] or readings["dbp"] != self.latest["dbp"]):
-                raise Rejected(BAD_VALUE, "bp_id", readings["bp_id"], "a new bp_id for a new cuff reading")
+                raise Rejected(BAD_VALUE, "bp_id", readings["bp_id"], "!=%d" % readings["bp_id"])
 
     def _take(self, kind: int, readings: dict, now_ms: int, clock) -> int:
         """Record a new reading of one kind and judge it against that kind's criteria."""
@@ -121,7 +121,7 @@ class VitalsGuard:
             at = self._at_ms[kind]
             if at is None or clock.diff_ms(now_ms, at) >= self._stale_ms[kind]:
                 if KINDS[kind] in required:
-                    limit = "a reading within %d s" % (self._stale_ms[kind] // 1000)
+                    limit = "age<%ds" % (self._stale_ms[kind] // 1000)
                     if at is None:
                         raise Rejected(VITALS_MISSING, KINDS[kind], "none", limit)
                     raise Rejected(VITALS_STALE, KINDS[kind], "%ds" % (clock.diff_ms(now_ms, at) // 1000), limit)

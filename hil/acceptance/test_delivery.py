@@ -3,7 +3,7 @@ for a matrix of weights, doses, concentrations and syringes."""
 
 import pytest
 
-from hil.acceptance.helpers import VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, weigh_ml
+from hil.acceptance.helpers import VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, start_monitored, weigh_ml
 
 # weight kg, dose mg/kg, concentration mg/mL, duration min, syringe (volume: mL)
 CASES = [
@@ -28,7 +28,7 @@ def test_delivered_volume_matches_the_prescription(pump, balance, bench, hil_rep
     balance.zero()
     answer = pump.program(**rx)
     assert answer["volume_nl"] == round(want_ml * 1e6)
-    pump.start()
+    start_monitored(pump, bench)
     timeout_s = 120 if bench.kind == "virtual" else duration_min * 60 * 1.2 + 120
     pump.wait_for_state(("complete",), timeout_s=timeout_s)
     bench.wait_s(60)  # the last drops reach the balance

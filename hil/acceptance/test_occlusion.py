@@ -3,7 +3,7 @@ intermediate and at the minimum rate, then the bolus released when the line is r
 
 import pytest
 
-from hil.acceptance.helpers import prescription, wait_pump_time, weigh_ml
+from hil.acceptance.helpers import prescription, start_monitored, wait_pump_time, weigh_ml
 
 RATES = {
     # name: (prescription, rate mL/h, bound on time to alarm s)
@@ -18,7 +18,7 @@ def test_occlusion_alarm_and_bolus(pump, balance, bench, plant, hil_report, case
     """Closing the line alarms within the bound; reopening releases less than 0.1 mL."""
     rx, rate_ml_h, bound_s = RATES[case]
     pump.program(**rx)
-    pump.start()
+    start_monitored(pump, bench)
     wait_pump_time(pump, bench, 300)  # five minutes of steady flow first
     bench.vb.pause_then(plant.plant.occlude)
     t0_ms = pump.status()["t_ms"]

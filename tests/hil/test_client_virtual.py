@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from hil.acceptance.helpers import monitor_reports, real_pace
 from hil.client import PumpClient, PumpError, PumpTimeout
 from hil.pty_link import PtyLink
 from hil.virtual_board import ROOT, VirtualBoard
@@ -46,14 +47,16 @@ def test_program_refusal_and_status_round_trip(pump):
     assert pump.status()["state"] == "programmed"
 
 
-def test_full_infusion_counts_exactly_the_plan(pump):
+def test_full_infusion_counts_exactly_the_plan(pump, board):
     """program -> start -> complete: counted steps equal the plan's total exactly."""
     total = pump.program(**STANDARD)["total_steps"]
-    pump.start()
+    with real_pace(board):
+        monitor_reports(pump)
+        pump.start()
     st = pump.wait_for_state(("complete",), timeout_s=60)
     assert st["steps"] == total and st["total_steps"] == total
     assert abs(st["delivered_nl"] - 3500000) <= 140
-    kinds = [(k, v) for _, k, v in pump.event_log()]
+    kinds = [(k, v) for _, k, v in pump.event_log() if not v.endswith("_STALE")]  # the monitor reported once
     assert kinds == [("j.boot", "power"), ("state", "programmed"), ("state", "running"), ("warning", "NEAR_END"),
                      ("state", "complete")]
 
@@ -62,7 +65,9 @@ def test_disconnect_and_reconnect_mid_infusion(board, tmp_path):
     """The infusion goes on while the host is away; after reconnecting, status is right."""
     with PumpClient.open(board.port, log_path=tmp_path / "a.log") as first:
         first.program(**STANDARD)
-        first.start()
+        with real_pace(board):
+            monitor_reports(first)
+            first.start()
         steps_before = first.status()["steps"]
     time.sleep(0.2)  # host away; the board keeps running at full speed
     with PumpClient.open(board.port, log_path=tmp_path / "b.log") as second:
@@ -77,11 +82,13 @@ def test_damaged_answer_is_retried_with_the_same_seq(board, tmp_path):
     """A CRC-damaged answer makes the client retry; the pump answers again without acting twice."""
     with PumpClient.open(board.port, log_path=tmp_path / "s.log", timeout_s=0.5) as pump:
         pump.program(**STANDARD)
-        board.corrupt_answers = 1
-        assert pump.start()["state"] == "running"
+        with real_pace(board):
+            monitor_reports(pump)
+            board.corrupt_answers = 1
+            assert pump.start()["state"] == "running"
         assert pump.crc_errors == 1
         stats = pump.stats()
-        assert stats["retries"] == 1 and stats["frames"] == 4  # ID, PROGRAM, START, STATS
+        assert stats["retries"] == 1 and stats["frames"] == 5  # ID, PROGRAM, VITALS, START, STATS
 
 
 def test_timeout_says_what_was_sent_and_where_the_log_is(tmp_path):
@@ -174,7 +181,9 @@ def test_socket_transport_reaches_the_same_pump(board, tmp_path):
         with PumpClient.open(f"socket://127.0.0.1:{port}", log_path=tmp_path / "sock.log") as pump:
             assert pump.identify()["board"] == "VIRTUAL"
             assert pump.program(**STANDARD)["state"] == "programmed"
-            assert pump.start()["state"] == "running"
+            with real_pace(board):
+                monitor_reports(pump)
+                assert pump.start()["state"] == "running"
     finally:
         stop.set()
         t.join(timeout=5)

@@ -12,7 +12,7 @@ VALID = [
     frames.seal("1 PROGRAM " + STANDARD),
     frames.seal("1 START"),
     frames.seal("1 OCCLUSION level=low"),
-    frames.seal("1 VITALS sbp=120 dbp=80 hr=70 spo2=98"),
+    frames.seal("1 VITALS sbp=120 dbp=80 bp_id=2 hr=70 spo2=98"),
     frames.seal("1 TELEMETRY interval_ms=1000"),
     frames.seal("1 CONFIRM fields=dose_ug_kg"),
 ]

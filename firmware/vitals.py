@@ -132,7 +132,7 @@ class VitalsGuard:
                     raise Rejected(VITALS_ABNORMAL, FIELDS[f], self.latest[FIELDS[f]], self._bounds_text(f))
 
     def _bounds_text(self, f: int) -> str:
-        """The values of one reading no criterion objects to, e.g. "90..180"."""
+        """The values of one reading no criterion objects to, e.g. "80..180"."""
         lo, hi = self._plausible[FIELDS[f]]
         for i in range(len(self._field)):
             if self._field[i] == f:

@@ -214,7 +214,7 @@ def test_start_over_the_link_waits_for_normal_fresh_vitals():
     assert ans.startswith("2 ERR VITALS_MISSING field=bp") and b.ctl.state == PROGRAMMED
     b.framed(3, "VITALS sbp=260 dbp=140 bp_id=1 hr=150 spo2=80")
     (ans,) = b.answers(b.framed(4, "START"))
-    assert ans == "4 ERR VITALS_ABNORMAL field=sbp value=260 allowed=90..180" and b.ctl.state == PROGRAMMED
+    assert ans == "4 ERR VITALS_ABNORMAL field=sbp value=260 allowed=80..180" and b.ctl.state == PROGRAMMED
     b.framed(5, "VITALS sbp=130 dbp=80 bp_id=2 hr=75 spo2=97")
     (ans,) = b.answers(b.framed(6, "START"))
     assert ans == "6 OK START state=running"

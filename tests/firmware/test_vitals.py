@@ -51,14 +51,14 @@ def test_start_refused_while_vitals_meet_a_pause_criterion():
     ctl.program_prescription(standard_rx(duration_min=100))
     monitored(ctl, sbp=260, dbp=140, hr=150, spo2=80)
     e = _refused(ctl.start, VITALS_ABNORMAL, "sbp")
-    assert e.value == 260 and e.allowed == "90..180"
+    assert e.value == 260 and e.allowed == "80..180"
     assert ctl.state == PROGRAMMED and not vb.stepper.enabled and vb.stepper.position == 0
     monitored(ctl, hr=150)
     e = _refused(ctl.start, VITALS_ABNORMAL, "hr")
-    assert e.allowed == "50..120"
+    assert e.allowed == "40..120"
     monitored(ctl, spo2=85)
     _refused(ctl.start, VITALS_ABNORMAL, "spo2")
-    monitored(ctl, sbp=85, dbp=50)
+    monitored(ctl, sbp=78, dbp=50)
     _refused(ctl.start, VITALS_ABNORMAL, "sbp")
     monitored(ctl)
     ctl.start()
@@ -185,8 +185,8 @@ def test_bp_back_to_normal_starts_the_confirmation_again():
 
 
 def test_immediate_criteria_pause_on_one_reading():
-    """205/100, DBP 121 or a low SBP of 85 pause on one cuff reading."""
-    for sbp, dbp in ((205, 100), (150, 121), (85, 50)):
+    """205/100, DBP 121 or a low SBP of 75 pause on one cuff reading."""
+    for sbp, dbp in ((205, 100), (150, 121), (75, 45)):
         vb, ctl = _running()
         _cuff(ctl, sbp, dbp)
         assert ctl.state == ALARM and ctl.alarm_code == alarms.VITALS, (sbp, dbp)
@@ -205,16 +205,16 @@ def test_low_spo2_needs_confirmation():
 
 
 def test_heart_rate_high_and_low_sustained():
-    """HR 125 for 4 min does not pause, for 5 min it does; HR 45 for 1 min does."""
+    """HR 125 for 4 min does not pause, for 5 min it does; HR 38 for 1 min does."""
     vb, ctl = _running()
     _monitor(vb, ctl, 240, hr=125)
     assert ctl.state == RUNNING
     _monitor(vb, ctl, 65, hr=125)
     assert ctl.state == ALARM
     vb, ctl = _running()
-    _monitor(vb, ctl, 55, hr=45)
+    _monitor(vb, ctl, 55, hr=38)
     assert ctl.state == RUNNING
-    _monitor(vb, ctl, 10, hr=45)
+    _monitor(vb, ctl, 10, hr=38)
     assert ctl.state == ALARM
 
 

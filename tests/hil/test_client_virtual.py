@@ -207,9 +207,11 @@ def test_client_takes_a_reused_seq_refusal_as_a_sequence_refusal(board, tmp_path
     `3 STOP` is refused (SEQ_REUSED), not answered `OK START`, and goes again as 4: the pump stops."""
     with PumpClient.open(board.port, log_path=tmp_path / "a.log", timeout_s=0.3) as pump:
         pump.program(**STANDARD)
-        pump.send_raw(frames.seal(f"{pump.seq + 1} START"))  # the other host
-        assert any(line.endswith(b"OK START state=running") for line in
-                   [frames.split_crc(x)[0] for x in pump.read_lines(0.3)])
+        with real_pace(board):
+            monitor_reports(pump)
+            pump.send_raw(frames.seal(f"{pump.seq + 1} START"))  # the other host
+            assert any(line.endswith(b"OK START state=running") for line in
+                       [frames.split_crc(x)[0] for x in pump.read_lines(0.3)])
         assert pump.stop()["state"] == "idle"
         assert pump.status()["state"] == "idle" and pump.stats()["seq_reused"] == 1
 

@@ -120,6 +120,7 @@ class Runner:
         self.safety: dict[str, Any] = {}  # fault -> alarm timing, pressure at alarm, release bolus
         self._fault_ms: int | None = None
         self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
+        self._resume_at_ms: int | None = None  # RESUME again once a manual cuff reading is in
         # The board's flash: files that outlive a power cut when the scenario cuts the power
         # (a folder per run), else RAM, which is faster.
         self._flash = tempfile.TemporaryDirectory(prefix="pump-flash-") if any(
@@ -190,6 +191,9 @@ class Runner:
             if not started and rel >= start_ms:
                 started = True
                 self.operator.run(op.program_and_start(self.fields, self.rx["confirm_soft_limits"], self.session_record))
+            if self._resume_at_ms is not None and self.t_ms >= self._resume_at_ms:
+                self._resume_at_ms = None
+                self.operator.run(op.command("RESUME"))
             while events and events[0].at_min * 60000 <= rel:
                 self._apply(events.pop(0))
             self._tick()
@@ -293,7 +297,7 @@ class Runner:
             "engage_plunger": plant.engage_plunger,
             "power_loss": lambda: self._power_loss(p["off_s"]),
             "pause": lambda: self.operator.run(op.command("PAUSE")),
-            "resume": lambda: self.operator.run(op.command("RESUME")),
+            "resume": lambda: self.operator.run(self._resume()),
             "acknowledge": lambda: self.operator.run(op.command("ACK")),
             "stop": lambda: self.operator.run(op.command("STOP")),
             "hypertension": lambda: self.patient.add_hypertension_episode(
@@ -302,6 +306,15 @@ class Runner:
             "force_sensor_fault": lambda: self._bp().sensor.inject_fault(p["kind"]),
         }
         actions[ev.action]()
+
+    def _resume(self) -> op.Script:
+        """RESUME. Refused for want of a fresh cuff reading (a reset clears the pump's vitals), the
+        nurse presses the monitor's cuff button and resumes once that reading has reached the pump."""
+        a = yield "RESUME", {}
+        if not a.ok and a.code in ("VITALS_MISSING", "VITALS_STALE") and a.values.get("field") == "bp" and self.monitor:
+            self.monitor.request_nibp(self.t_ms / 1000.0)
+            self.scenario_log.append({"t_min": self.t_ms / 60000.0, "action": "manual_cuff_reading"})
+            self._resume_at_ms = self.t_ms + round(self.monitor.cuff_duration_s * 1000) + PK_STEP_TICKS * self.tick_ms
 
     def _power_loss(self, off_s: float) -> None:
         """The board loses power: no ticks while off, then it boots again from scratch."""

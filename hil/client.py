@@ -179,6 +179,10 @@ class PumpClient:
     def set_occlusion_level(self, level: str) -> Answer:
         return self.command("OCCLUSION", level=level)
 
+    def reidentify_patient(self, weight_g: int, was_g: int) -> Answer:
+        """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
+        return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
+
     def report_vitals(self, sbp=None, dbp=None, bp_id=None, hr=None, spo2=None) -> Answer:
         """New readings from the bedside monitor (docs/protocol.md, Vitals): a cuff reading is
         sbp, dbp and the monitor's bp_id together; hr and spo2 may come alone. Sends the given ones."""

@@ -284,3 +284,68 @@ def test_selftest_over_the_link():
     b.vb.switches.syringe = False
     (ans,) = b.answers(b.framed(2, "SELFTEST"))
     assert ans == "2 OK SELFTEST result=pass pins=ok force_sensor=ok step_counter=ok"
+
+
+def test_occlusion_level_is_kept_through_a_power_cut():
+    """OCCLUSION level=low, START, power cut, ACK, RESUME: STATUS still says low."""
+    b = Bench()
+    b.framed(1, "OCCLUSION level=low")
+    b.framed(2, "PROGRAM " + STANDARD)
+    b.framed(3, "START")
+    b.tick(60000)
+    b.power_cut()
+    seq = frames.next_seq(b.proto.last_seq)  # the host reads last_seq (ID) after a reset
+    (ans,) = b.answers(b.framed(seq, "ACK"))
+    assert ans == "%d OK ACK state=paused alarm=POWER_LOSS" % seq
+    (ans,) = b.answers(b.framed(seq + 1, "RESUME"))
+    assert ans == "%d OK RESUME state=running" % (seq + 1)
+    (ans,) = b.answers(b.send(b"STATUS\n"))
+    assert "occlusion=low" in ans
+
+
+def test_frames_from_before_a_reset_are_refused_after_it():
+    """Every frame accepted before a reset is old after it: a replayed START is refused and
+    starts nothing; the host continues from ID's last_seq. Flash sees one record per 256 frames."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    start = frames.seal("2 START")
+    b.send(start)
+    b.framed(3, "STOP")
+    for seq in range(4, 300):
+        b.framed(seq, "VITALS sbp=120 dbp=80 hr=70 spo2=98")
+    b.power_cut()
+    b.framed(300, "PROGRAM " + STANDARD)  # not accepted: 300 was reserved before the reset
+    (ans,) = b.answers(b.send(start))
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=2") and b.ctl.state_name() == "idle"
+    (ans,) = b.answers(b.send(b"ID\n"))
+    last_seq = int(ans.split("last_seq=")[1])
+    assert last_seq >= 299
+    (ans,) = b.answers(b.framed(frames.next_seq(last_seq), "PROGRAM " + STANDARD))
+    assert " OK PROGRAM state=programmed" in ans
+    assert "seq" not in [e[2] for e in b.ctl.journal.replay().events]  # the reservation is no event
+    kinds = [line.split(b" ")[2] for line in b.ctl.journal.storage.read("journal").split(b"\n") if line]
+    assert kinds.count(b"seq") == 3  # frame 1, frame 258, and the first frame after the reset
+
+
+def test_another_patient_needs_a_journalled_reidentification():
+    """A dose for 70 kg is on record: PROGRAM for 150 kg is refused naming both weights;
+    PATIENT restating 70 kg re-identifies (journalled), and 150 kg can then be programmed."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    b.framed(2, "START")
+    b.tick(1000)
+    b.framed(3, "STOP")
+    other = STANDARD.replace("weight_g=70000", "weight_g=150000")
+    (ans,) = b.answers(b.framed(4, "PROGRAM " + other))
+    assert ans == "4 ERR PATIENT_MISMATCH field=weight_g value=150000 allowed=70000"
+    (ans,) = b.answers(b.framed(5, "PATIENT weight_g=150000 was_g=80000"))
+    assert ans == "5 ERR CONFIRMATION_MISMATCH field=was_g value=80000 allowed=70000"
+    (ans,) = b.answers(b.send(b"PATIENT weight_g=150000 was_g=70000\n"))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    (ans,) = b.answers(b.framed(6, "PATIENT weight_g=150000 was_g=70000"))
+    assert ans == "6 OK PATIENT state=idle weight_g=150000"
+    b.power_cut()
+    (ans,) = b.answers(b.framed(frames.next_seq(b.proto.last_seq), "PROGRAM " + other))
+    assert " OK PROGRAM state=programmed" in ans
+    (ans,) = b.answers(b.send(b"LOG from=0\n"))
+    assert "j.patient:150000" in ans

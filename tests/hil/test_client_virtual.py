@@ -258,3 +258,17 @@ def test_stop_answered_with_ok_start_raises_instead_of_succeeding(tmp_path):
             assert "OK START" in str(e.value) and "STOP" in str(e.value)
     finally:
         fake.close()
+
+
+def test_another_patient_over_the_link(pump):
+    """After a dose for 70 kg, a program for 150 kg is refused naming both weights; the client's
+    re-identification restating 70 kg lets it through."""
+    pump.program(**STANDARD)
+    pump.start()
+    pump.stop()
+    other = {**STANDARD, "weight_g": 150000}
+    with pytest.raises(PumpError) as e:
+        pump.program(**other)
+    assert (e.value.code, e.value.field, e.value.value, e.value.allowed) == ("PATIENT_MISMATCH", "weight_g", 150000, 70000)
+    assert pump.reidentify_patient(150000, 70000)["state"] == "idle"
+    assert pump.program(**other)["state"] == "programmed"

@@ -260,11 +260,13 @@ def test_stop_answered_with_ok_start_raises_instead_of_succeeding(tmp_path):
         fake.close()
 
 
-def test_another_patient_over_the_link(pump):
+def test_another_patient_over_the_link(pump, board):
     """After a dose for 70 kg, a program for 150 kg is refused naming both weights; the client's
     re-identification restating 70 kg lets it through."""
     pump.program(**STANDARD)
-    pump.start()
+    with real_pace(board):
+        monitor_reports(pump)
+        pump.start()
     pump.stop()
     other = {**STANDARD, "weight_g": 150000}
     with pytest.raises(PumpError) as e:

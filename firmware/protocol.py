@@ -8,6 +8,7 @@ acting twice, so a host may retry after a lost answer. Input is bounded by a fix
 
 from firmware import FIRMWARE_VERSION, alarms, events, frames
 from firmware.controller import STATE_NAMES
+from firmware.datafile import build_id
 from firmware.errors import BAD_VALUE, Rejected
 
 MAX_LINE = 240
@@ -26,6 +27,7 @@ class Protocol:
         self.ctl = controller
         self.link = link
         self.telemetry_ms = telemetry_ms
+        self.build = build_id()  # read once at boot, not in the loop
         self._line = bytearray(MAX_LINE)
         self._len = 0
         self._overflow = False
@@ -140,7 +142,7 @@ class Protocol:
     def _cmd_id(self, kv):
         self._only(kv, ())
         c = self.ctl
-        return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
+        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("board", c.board.name), ("library", c.library.version),
                 ("syringes", c.syringes.version), ("last_seq", self.last_seq))
 
     def _cmd_help(self, kv):

@@ -55,14 +55,18 @@ class Measurement:
     def text(self) -> str:
         return f"{self.quantity} = {_fmt(self.value)} {self.unit}".rstrip()
 
-    def tolerance(self) -> str:
+    def limits(self) -> str:
+        """'-2 .. +2 %', '<= 300 s'."""
         if self.low is not None and self.high is not None:
             span = f"{self.low:+g} .. {self.high:+g}" if self.low == -self.high else f"{self.low:g} .. {self.high:g}"
         elif self.high is not None:
             span = f"<= {self.high:g}"
         else:
             span = f">= {self.low:g}"
-        return f"{span} {self.unit}".rstrip() + (f" ({self.source})" if self.source else "")
+        return f"{span} {self.unit}".rstrip()
+
+    def tolerance(self) -> str:
+        return self.limits() + (f" ({self.source})" if self.source else "")
 
 
 @dataclass
@@ -89,7 +93,21 @@ class TestRecord:
 
     @property
     def name(self) -> str:
+        """'test_delivery.py::test_x[70-0.5]'."""
         return self.nodeid.rsplit("/", 1)[-1]
+
+    @property
+    def file(self) -> str:
+        return self.name.split("::", 1)[0]
+
+    @property
+    def function(self) -> str:
+        return self.name.rsplit("::", 1)[-1].split("[", 1)[0]
+
+    @property
+    def params(self) -> str:
+        _, bracket, rest = self.name.rsplit("::", 1)[-1].partition("[")
+        return bracket + rest
 
 
 def iso_utc(epoch_s: float) -> str:
@@ -206,6 +224,7 @@ th{background:#eee;text-align:left}td.num{text-align:right}
 .verdict{font-size:2em;font-weight:bold;color:#fff;padding:0.3em 0.6em;display:inline-block;border-radius:4px}
 .outcome{font-weight:bold}pre{background:#f6f6f6;border:1px solid #ddd;padding:0.5em;overflow-x:auto;font-size:12px}
 .bad{color:#b3261e;font-weight:bold}.good{color:#1b7f3b}img{max-width:100%;border:1px solid #ddd}
+#tests td.name{min-width:13em;max-width:20em;overflow-wrap:anywhere}#tests td.checks{min-width:18em}.source{color:#666;font-size:85%}
 """
 
 
@@ -216,9 +235,9 @@ def render_page(properties: dict, records: list[TestRecord], summary: list[str],
              f"<title>HIL acceptance report: {v}</title><style>{STYLE}</style></head><body>",
              "<h1>HIL acceptance report</h1>",
              f"<p><span class='verdict' id='verdict' style='background:{VERDICT_COLOURS[v]}'>{v}</span></p>",
-             "<p id='counts'>" + ", ".join(f"{n[o]} {o}" for o in OUTCOMES) + f" of {len(records)} tests</p>",
+             f"<p id='counts'>{len(records)} tests: " + ", ".join(f"{n[o]} {o}" for o in OUTCOMES) + "</p>",
              "<h2>What was tested</h2><table id='properties'>"]
-    parts += [f"<tr><th>{_e(k)}</th><td>{_e(v_)}</td></tr>" for k, v_ in properties.items()]
+    parts += [f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{_e(v_)}</td></tr>" for k, v_ in properties.items()]
     parts.append("</table>")
     parts.append(_tests_table(records, folder))
     if summary:
@@ -235,12 +254,14 @@ def _tests_table(records: list[TestRecord], folder: Path) -> str:
     for r in records:
         colour = OUTCOME_COLOURS.get(r.outcome, "#222")
         measured = "<br>".join(f"<span class='{'good' if m.ok else 'bad'}'>{_e(m.text())}</span>" for m in r.measurements)
-        tolerance = "<br>".join(_e(m.tolerance()) for m in r.measurements)
+        tolerance = "<br>".join(f"{_e(m.limits())}<br><span class='source'>{_e(m.source)}</span>" for m in r.measurements)
         if r.outcome == "skipped":
             measured = _e("skipped: " + r.message)
+        elif r.outcome in ("failed", "error"):
+            measured = f"<span class='bad'>{_e(r.message.strip().splitlines()[0][:300] if r.message.strip() else r.outcome)}</span>"
         log = f"<a href='{_e(_rel(r.log, folder))}'>log</a>" if r.log else ""
-        rows.append(f"<tr class='test' data-outcome='{_e(r.outcome)}'><td><a href='#{_anchor(r.nodeid)}'>{_e(r.name)}</a></td>"
-                    f"<td>{_e(r.checks)}</td><td class='outcome' style='color:{colour}'>{_e(r.outcome)}</td>"
+        rows.append(f"<tr class='test' data-outcome='{_e(r.outcome)}'><td class='name'><a href='#{_anchor(r.nodeid)}'>"
+                    f"{_e(r.function)}</a><br><span class='source'>{_e(r.params)} {_e(r.file)}</span></td><td class='checks'>{_e(r.checks)}</td><td class='outcome' style='color:{colour}'>{_e(r.outcome)}</td>"
                     f"<td class='num'>{r.duration_s:.1f} s</td><td>{measured}</td><td>{tolerance}</td><td>{log}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)

@@ -49,6 +49,6 @@ def test_occlusion_alarm_and_bolus(pump, balance, bench, plant, hil_report, case
                           "pump_pressure_at_alarm_mmhg": st["alarm_pressure_mmhg"],
                           "pump_pressure_before_mmhg": before_mmhg,
                           "pressure_rise_to_alarm_mmhg": st["alarm_pressure_mmhg"] - before_mmhg,
-                          "bolus_after_release_ml": bolus_ml, "bolus_limit_ml": BOLUS_LIMIT_ML, "setup": setup}])
+                          "bolus_after_release_ml": bolus_ml, "bolus_limit_ml": BOLUS_LIMIT_ML}])
     assert time_to_alarm_s <= bound_s
     assert bolus_ml <= BOLUS_LIMIT_ML

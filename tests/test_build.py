@@ -86,3 +86,16 @@ def test_command_line_prints_one_summary_line(tmp_path):
     """`python -m tools.build` with no board explains its usage and exits 2."""
     proc = subprocess.run([builder.sys.executable, "-m", "tools.build"], cwd=builder.ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_the_image_carries_its_build_hash(image, tmp_path):
+    """firmware/data/build.json holds a hash of the image's files: the same for a rebuild of the
+    same sources, another for another board's image; the pump reports it in ID."""
+    board, result = image
+    stamped = json.loads((result["out"] / "firmware" / "data" / "build.json").read_text())["build"]
+    assert len(stamped) == 16 and int(stamped, 16) >= 0
+    again = builder.build(board, out_root=tmp_path)
+    assert json.loads((again["out"] / "firmware" / "data" / "build.json").read_text())["build"] == stamped
+    other = "ESP32_DEVKITC" if board == "RPI_PICO" else "RPI_PICO"
+    other_out = builder.build(other, out_root=tmp_path / "other")["out"]
+    assert json.loads((other_out / "firmware" / "data" / "build.json").read_text())["build"] != stamped

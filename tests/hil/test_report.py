@@ -144,7 +144,7 @@ def test_a_passing_run_reads_right_in_a_browser(tmp_path):
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+\d+\.\d{3} [<>] ")
     lines = [ln for ln in (run / logs[0]).read_text().splitlines() if not ln.startswith("#")]
     assert lines and all(stamp.match(ln) for ln in lines), lines[:3]
-    props = {p.get("name"): p.get("value") for p in next(c for c in cases if "delivered" in c.get("name")).iter("property")}
+    props = {p.get("name"): p.get("value") for p in next(c for c in cases if "delivered" in c.get("name", "")).iter("property")}
     assert props["tolerance delivered volume error"].startswith("-2 .. +2 %") and "measured delivered volume error" in props
 
 

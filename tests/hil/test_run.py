@@ -18,7 +18,7 @@ def test_run_against_the_virtual_board_writes_the_report(tmp_path):
     out = _run(["-k", "prescriptions"], tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
     run = tmp_path / "latest"
-    props = {p.get("name"): p.get("value") for p in ET.parse(run / "junit.xml").find("testsuite").find("properties")}
+    props = {p.get("name"): p.get("value") for p in ET.parse(run / "junit.xml").iterfind("testsuite/properties/property")}
     assert props["board"] == "VIRTUAL" and props["drug_library_version"].startswith("KET-")
     assert props["firmware_version"] and props["harness_version"] and props["seed"] == "1"
     assert props["firmware_build"] == "source" and props["occlusion_setting"].startswith("medium: alarm at 500 mmHg")

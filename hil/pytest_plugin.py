@@ -251,12 +251,17 @@ def pump_properties(bench) -> dict:
 def balance_properties(bench, calibrated: str) -> dict:
     if not bench.balance_url:
         return {"balance": "none (gravimetric tests skipped)"}
-    from hil.balance import Balance
+    from hil.balance import Balance, BalanceError
+    from hil.mtsics import MtSicsError
 
-    with Balance(bench.balance_url) as balance:
-        ident = balance.identity()
-    return {"balance_model": ident["model"], "balance_serial": ident["serial"],
-            "balance_last_calibration": calibrated or "not given (--balance-calibrated)"}
+    calibration = {"balance_last_calibration": calibrated or "not given (--balance-calibrated)"}
+    try:
+        with Balance(bench.balance_url) as balance:
+            ident = balance.identity()
+    except (BalanceError, MtSicsError) as e:  # the gravimetric tests will say more; the run goes on
+        return {"balance_model": f"unknown: the balance did not identify itself ({e})", **calibration}
+    return {"balance_model": ident["model"], "balance_software": ident["software"], "balance_serial": ident["serial"],
+            **calibration}
 
 
 def occlusion_setting(level) -> str:

@@ -86,7 +86,7 @@ def _suite_properties(request, record_testsuite_property, pump_port, board, hil_
     props = config._hil_properties = run_properties(config, pump_port, hil_seed, hil_runtime)
     bench = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, None)
     try:
-        props.update(pump_properties(bench))
+        props.update(pump_properties(bench, config._hil_report.path("logs") / IDENTIFY_LOG))
         props.update(balance_properties(bench, config.getoption("balance_calibrated")))
     finally:
         bench.close()
@@ -190,13 +190,19 @@ def pytest_runtest_makereport(item, call):
             if key == "serial_log":
                 rep.sections.append(("serial log", f"full serial log of this test: {value}"))
     if item.nodeid in item.config._hil_report.records:
-        _record_phase(item.config._hil_report.records[item.nodeid], rep)
+        _record_phase(item.config._hil_report, item.config._hil_report.records[item.nodeid], rep)
 
 
-def _record_phase(record, report) -> None:
-    """Fold one phase (setup, call, teardown) into the test's row."""
+IDENTIFY_LOG = "identify_the_pump.log"  # the exchange before the first test: ID and STATUS
+
+
+def _record_phase(hil_report, record, report) -> None:
+    """Fold one phase (setup, call, teardown) into the test's row; a test that failed before it
+    had a serial log of its own points at the log of the pump's identification."""
     record.duration_s += report.duration
     record.log = next((str(v) for k, v in report.user_properties if k == "serial_log"), record.log)
+    if report.failed and not record.log and (hil_report.path("logs") / IDENTIFY_LOG).exists():
+        record.log = str(hil_report.path("logs") / IDENTIFY_LOG)
     if report.skipped and record.outcome == "not run":
         record.outcome = "skipped"
         record.message = _skip_reason(report)
@@ -238,9 +244,9 @@ def run_properties(config, pump_port, seed, runtime) -> dict:
             "runtime": runtime if not pump_port else "board", "seed": seed}
 
 
-def pump_properties(bench) -> dict:
+def pump_properties(bench, log_path: Path | None = None) -> dict:
     """The pump's own word on what it runs: ID, and STATUS for its occlusion setting."""
-    with PumpClient.open(bench.pump_url) as pump:
+    with PumpClient.open(bench.pump_url, log_path=log_path) as pump:
         ident = pump.identify()
         status = pump.status()
     return {"board": ident["board"], "firmware_version": ident["fw"], "firmware_build": ident.get("build", "not reported"),

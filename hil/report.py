@@ -150,6 +150,9 @@ class HilReport:
         return self._folder
 
     def path(self, name: str) -> Path:
+        """A file or folder in the run's folder (`logs` is made on first use)."""
+        if name == "logs":
+            (self.folder / name).mkdir(exist_ok=True)
         return self.folder / name
 
     def record(self, nodeid: str) -> TestRecord:
@@ -235,7 +238,8 @@ def render_page(properties: dict, records: list[TestRecord], summary: list[str],
              f"<title>HIL acceptance report: {v}</title><style>{STYLE}</style></head><body>",
              "<h1>HIL acceptance report</h1>",
              f"<p><span class='verdict' id='verdict' style='background:{VERDICT_COLOURS[v]}'>{v}</span></p>",
-             f"<p id='counts'>{len(records)} tests: " + ", ".join(f"{n[o]} {o}" for o in OUTCOMES) + "</p>",
+             f"<p id='counts'>{len(records)} test{'' if len(records) == 1 else 's'}: "
+             + ", ".join(f"{n[o]} {o}" for o in OUTCOMES) + "</p>",
              "<h2>What was tested</h2><table id='properties'>"]
     parts += [f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{_e(v_)}</td></tr>" for k, v_ in properties.items()]
     parts.append("</table>")

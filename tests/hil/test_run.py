@@ -36,6 +36,9 @@ def test_run_against_a_silent_port_fails_and_says_where_the_log_is(tmp_path):
         silent.close()
     assert out.returncode != 0
     assert "no valid answer to 'ID'" in out.stdout and silent.path in out.stdout
+    page = (tmp_path / "latest" / "index.html").read_text()  # the report still says what happened
+    assert ">FAIL<" in page and "1 test: 0 failed, 1 error" in page and "test_hard_limit_is_refused" in page
+    assert "class='log-tail'>" in page and "&gt; ID" in page.split("class='log-tail'>", 1)[1]
 
 
 def test_report_has_plots_and_raw_samples(tmp_path):

@@ -90,12 +90,17 @@ def test_command_line_prints_one_summary_line(tmp_path):
 
 def test_the_image_carries_its_build_hash(image, tmp_path):
     """firmware/data/build.json holds a hash of the image's files: the same for a rebuild of the
-    same sources, another for another board's image; the pump reports it in ID."""
+    same sources, another when one byte of the image differs; the pump reports it in ID."""
+    import shutil
+
     board, result = image
-    stamped = json.loads((result["out"] / "firmware" / "data" / "build.json").read_text())["build"]
+    stamp = result["out"] / "firmware" / "data" / "build.json"
+    stamped = json.loads(stamp.read_text())["build"]
     assert len(stamped) == 16 and int(stamped, 16) >= 0
     again = builder.build(board, out_root=tmp_path)
     assert json.loads((again["out"] / "firmware" / "data" / "build.json").read_text())["build"] == stamped
-    other = "ESP32_DEVKITC" if board == "RPI_PICO" else "RPI_PICO"
-    other_out = builder.build(other, out_root=tmp_path / "other")["out"]
-    assert json.loads((other_out / "firmware" / "data" / "build.json").read_text())["build"] != stamped
+    changed = shutil.copytree(result["out"], tmp_path / "changed")
+    (changed / "firmware" / "data" / "build.json").unlink()
+    library = changed / "firmware" / "data" / "drug_library.json"
+    library.write_text(library.read_text().replace("2026", "2027", 1))
+    assert builder.stamp_build(changed) != stamped

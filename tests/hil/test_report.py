@@ -116,6 +116,19 @@ def test_each_run_writes_a_fresh_folder_and_latest_follows(tmp_path):
     assert first.folder.name == "20270115T080000Z" and second.folder.name == "20270115T080000Z-2"
 
 
+@needs_chromium
+def test_the_browser_check_sees_a_broken_page(tmp_path):
+    """The checks can fail: a missing image and a console error are both caught."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>t</title><img src='missing.png'>"
+                                         "<script>console.error('report broken')</script>")
+    with Chromium.start() as browser:
+        page = browser.open(tmp_path / "index.html")
+        widths = page.evaluate("[...document.images].map(i => i.naturalWidth)")
+        errors = page.errors
+    assert widths == [0]
+    assert any("report broken" in e for e in errors) and any("missing.png" in e or "ERR_FILE_NOT_FOUND" in e for e in errors)
+
+
 # A whole run, in the browser ------------------------------------------------------------------------
 
 PASSING_SELECTION = "prescriptions or (delivered_volume and 70-0.5-10-40) or (occlusion and 5mlh) or syringe_empty"

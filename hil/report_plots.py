@@ -133,6 +133,11 @@ def plot_measurements(path: Path, quantity: str, unit: str, rows: list) -> Path:
     values = [m.value for _, m in rows]
     colours = ["tab:blue" if m.ok else "tab:red" for _, m in rows]
     y = list(range(len(rows)))
+    labels = [label for label, _ in rows]
+    bases = {label.split(" [", 1)[0] for label in labels}
+    if len(bases) == 1 and all(" [" in label for label in labels):  # one test function: its cases name the bars
+        labels = ["[" + label.split(" [", 1)[1] for label in labels]
+        axes.set_ylabel(bases.pop(), fontsize=8)
     axes.barh(y, values, color=colours, height=0.6)
     axes.plot(values, y, "o", color="black", markersize=4, zorder=3)
     limits = [x for _, m in rows for x in (m.low, m.high) if x is not None]
@@ -147,10 +152,10 @@ def plot_measurements(path: Path, quantity: str, unit: str, rows: list) -> Path:
     for i, value in enumerate(values):
         axes.annotate(f"{value:.3g} {unit}", (value, i), textcoords="offset points", xytext=(6, 4), fontsize=8)
     axes.axvline(0.0, color="0.3", linewidth=0.8)
-    axes.set_yticks(y, [label for label, _ in rows], fontsize=8)
+    axes.set_yticks(y, labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel(f"{quantity} ({unit})")
-    axes.set_title(f"{quantity}: each bar one test, red dashed ticks its limits")
+    axes.set_title(quantity)
     if limits:
         axes.legend(loc="lower right", fontsize="small")
     return _save(figure, path)

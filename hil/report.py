@@ -244,6 +244,11 @@ def render_page(properties: dict, records: list[TestRecord], summary: list[str],
     parts += [f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{_e(v_)}</td></tr>" for k, v_ in properties.items()]
     parts.append("</table>")
     parts.append(_tests_table(records, folder))
+    linked = {Path(r.log).name for r in records if r.log}
+    others = [p for p in sorted((folder / "logs").glob("*.log")) if p.name not in linked]
+    if others:  # e.g. the pump's identification before the first test: every serial log is linked
+        parts.append("<p>other serial logs: " + ", ".join(
+            f"<a href='{_e(_rel(str(p), folder))}'>{_e(p.name)}</a>" for p in others) + "</p>")
     if summary:
         parts.append("<h2>Summary plots</h2><p>Each bar is one test; the red dashed lines are the limits.</p>")
         parts += [_file(f, folder) for f in summary]

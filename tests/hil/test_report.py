@@ -149,7 +149,8 @@ def test_a_passing_run_reads_right_in_a_browser(tmp_path):
     assert facts["counts"] == "7 tests: 0 failed, 0 error, 7 passed, 0 skipped"
     assert facts["images"] and all(i["complete"] and i["width"] > 0 for i in facts["images"])
     logs = [h for h in facts["links"] if h.startswith("logs/")]
-    assert len(logs) == 7
+    assert sorted(set(logs)) == sorted(f"logs/{p.name}" for p in (run / "logs").glob("*.log"))  # every log linked
+    assert len(logs) == 7 + 1 and logs[-1] == "logs/identify_the_pump.log"  # one per test, and the identification
     page = (run / "index.html").read_text()
     assert "Q. A. Tester" in page and "balance serial" in page and "occlusion setting" in page
     delivery = next(r for r in facts["rows"] if "delivered_volume" in r["name"])

@@ -23,7 +23,7 @@ def test_run_against_the_virtual_board_writes_the_report(tmp_path):
     assert props["firmware_version"] and props["harness_version"] and props["seed"] == "1"
     assert props["firmware_build"] == "source" and props["occlusion_setting"].startswith("medium: alarm at 500 mmHg")
     assert props["balance_serial"] == "SIM0000001" and props["balance_model"].startswith("SIM-")
-    assert (run / "index.html").exists() and len(list((run / "logs").glob("*.log"))) == 4
+    assert (run / "index.html").exists() and len(list((run / "logs").glob("*.log"))) == 4 + 1  # + identification
     assert f"report: {run.resolve() / 'index.html'};" in out.stdout
 
 

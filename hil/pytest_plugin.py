@@ -113,13 +113,19 @@ def _log_path(request) -> Path:
     return request.config._hil_report.path("logs") / f"{name}.log"
 
 
+def _start_log(path: Path, what: str) -> float:
+    """A serial log's header; returns its start time, from which its lines count their seconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0_s = time.time()
+    path.write_text(f"# serial log of {what}\n# started {iso_utc(t0_s)}; each line: UTC time, "
+                    "seconds since the start, > sent or < received, the line\n")
+    return t0_s
+
+
 @pytest.fixture
 def pump(request, bench):
     path = _log_path(request)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t0_s = time.time()
-    path.write_text(f"# serial log of {request.node.nodeid}\n# started {iso_utc(t0_s)}; each line: UTC time, "
-                    "seconds since the test started, > sent or < received, the line\n")
+    t0_s = _start_log(path, request.node.nodeid)
     request.node.user_properties.append(("serial_log", str(path)))
     client = PumpClient.open(bench.pump_url, log_path=path, log_t0_s=t0_s)
     if bench.kind == "bench":
@@ -244,9 +250,10 @@ def run_properties(config, pump_port, seed, runtime) -> dict:
             "runtime": runtime if not pump_port else "board", "seed": seed}
 
 
-def pump_properties(bench, log_path: Path | None = None) -> dict:
+def pump_properties(bench, log_path: Path) -> dict:
     """The pump's own word on what it runs: ID, and STATUS for its occlusion setting."""
-    with PumpClient.open(bench.pump_url, log_path=log_path) as pump:
+    t0_s = _start_log(log_path, "the pump's identification before the first test")
+    with PumpClient.open(bench.pump_url, log_path=log_path, log_t0_s=t0_s) as pump:
         ident = pump.identify()
         status = pump.status()
     return {"board": ident["board"], "firmware_version": ident["fw"], "firmware_build": ident.get("build", "not reported"),

@@ -256,7 +256,10 @@ def pump_properties(bench, log_path: Path) -> dict:
     with PumpClient.open(bench.pump_url, log_path=log_path, log_t0_s=t0_s) as pump:
         ident = pump.identify()
         status = pump.status()
-    return {"board": ident["board"], "firmware_version": ident["fw"], "firmware_build": ident.get("build", "not reported"),
+    build = ident.get("build", "not reported (firmware older than the build stamp)")
+    if build == "source":
+        build = "source (the firmware runs from the source tree: the git commit identifies it)"
+    return {"board": ident["board"], "firmware_version": ident["fw"], "firmware_build": build,
             "drug_library_version": ident["library"], "syringe_table_version": ident["syringes"],
             "occlusion_setting": occlusion_setting(status.get("occlusion"))}
 
@@ -286,7 +289,8 @@ def occlusion_setting(level) -> str:
     if level not in levels:
         return str(level)
     return (f"{level}: alarm at {levels[level]} mmHg, or on a rise of {trend['rise_mmhg']} mmHg above the recent floor "
-            f"held {trend['confirm_ms'] / 1000:g} s (trend detector)")
+            f"held {trend['confirm_ms'] / 1000:g} s (trend detector); figures from this harness's copy of "
+            "firmware/data/alarm_limits.json")
 
 
 def git_commit() -> str:

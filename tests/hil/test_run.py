@@ -21,7 +21,7 @@ def test_run_against_the_virtual_board_writes_the_report(tmp_path):
     props = {p.get("name"): p.get("value") for p in ET.parse(run / "junit.xml").iterfind("testsuite/properties/property")}
     assert props["board"] == "VIRTUAL" and props["drug_library_version"].startswith("KET-")
     assert props["firmware_version"] and props["harness_version"] and props["seed"] == "1"
-    assert props["firmware_build"] == "source" and props["occlusion_setting"].startswith("medium: alarm at 500 mmHg")
+    assert props["firmware_build"].startswith("source (") and props["occlusion_setting"].startswith("medium: alarm at 500 mmHg")
     assert props["balance_serial"] == "SIM0000001" and props["balance_model"].startswith("SIM-")
     assert (run / "index.html").exists() and len(list((run / "logs").glob("*.log"))) == 4 + 1  # + identification
     assert f"report: {run.resolve() / 'index.html'};" in out.stdout

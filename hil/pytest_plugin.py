@@ -174,7 +174,7 @@ def pytest_collection_finish(session):
     report = session.config._hil_report
     for item in session.items:
         if _is_acceptance(item):
-            doc = (getattr(item, "obj", None).__doc__ or "").strip()
+            doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
             report.record(item.nodeid).checks = " ".join(doc.split("\n\n", 1)[0].split())
 
 

@@ -8,15 +8,20 @@ import subprocess
 import time
 
 from bench.results import Figure
+from firmware.link_budget import OUTPUT_BYTES_PER_POLL_MAX
 from sim.bus import ROOT, micropython_path
 
 
-def firmware() -> list[Figure]:
-    out = subprocess.run([micropython_path(), "bench/mpy_firmware_cost.py"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+def _in_micropython(script: str) -> dict:
+    """Run a bench script in the MicroPython interpreter; its last line of output is JSON."""
+    out = subprocess.run([micropython_path(), script], cwd=ROOT, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
-    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def firmware() -> list[Figure]:
+    d = _in_micropython("bench/mpy_firmware_cost.py")
     params = {"interpreter": "micropython unix port (x86-64 host)", "ticks": d["ticks"], "scenario": "standard 40 min"}
     return [
         Figure("firmware_tick_us_median", d["tick_us_median"], "us", params=params),
@@ -25,6 +30,19 @@ def firmware() -> list[Figure]:
                params={**params, "after_boot_bytes": d["heap_boot_bytes"]}),
         Figure("firmware_allocs_per_tick", d["allocated_bytes"] / d["ticks"], "bytes/tick", target="0",
                params={**params, "ticks_that_allocated": d["allocating_ticks"]}),
+    ]
+
+
+def link_burst() -> list[Figure]:
+    """One protocol poll while 10,000 typed STATUS lines arrive as fast as the link takes them."""
+    d = _in_micropython("bench/mpy_link_burst.py")
+    params = {"interpreter": "micropython unix port (x86-64 host)", "lines": d["lines"], "polls": d["polls"],
+              "quiet_poll_us_median": d["quiet_poll_us_median"]}
+    return [
+        Figure("link_burst_poll_us_median", d["poll_us_median"], "us", params=params),
+        Figure("link_burst_poll_us_max", d["poll_us_max"], "us", params=params),
+        Figure("link_burst_out_bytes_max", d["out_bytes_max"], "bytes/poll", target="<= %d" % OUTPUT_BYTES_PER_POLL_MAX,
+               params=params),
     ]
 
 

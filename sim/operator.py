@@ -112,20 +112,28 @@ def command(cmd: str, **kv: Any) -> Script:
 
 
 def program_and_start(fields: dict[str, Any], confirm_soft_limits: bool, record: dict[str, Any]) -> Script:
-    """Enter the prescription, confirm soft-limit overrides if the operator would, then start."""
+    """Enter the prescription, confirm soft-limit overrides if the operator would, then start.
+    `record` gets the result (STARTED or the pump's code) and, on a refusal, what the pump said."""
     a = yield "PROGRAM", fields
     record["program"] = a.values
     if not a.ok:
-        record["result"] = a.code
-        return
+        return _refused(record, "PROGRAM", a)
     if a["soft"] != "-":
         if not confirm_soft_limits:
             record["result"] = "AWAITING_CONFIRMATION"
             return
         c = yield "CONFIRM", {"fields": a["soft"]}
         if not c.ok:
-            record["result"] = c.code
-            return
+            return _refused(record, "CONFIRM", c)
         record["confirmed"] = a["soft"]
     s = yield "START", {}
-    record["result"] = "STARTED" if s.ok else s.code
+    if not s.ok:
+        return _refused(record, "START", s)
+    record["result"] = "STARTED"
+
+
+def _refused(record: dict[str, Any], command: str, answer: Answer) -> None:
+    """Keep the pump's refusal as it sent it: the command, code, field, value and allowed range."""
+    record["result"] = answer.code
+    record["refusal"] = {"command": command, "code": answer.code, "field": answer.values.get("field"),
+                         "value": answer.values.get("value"), "allowed": answer.values.get("allowed")}

@@ -15,7 +15,7 @@ class Bench:
 
     def send(self, data: bytes) -> list:
         """Write raw bytes to the pump, run one poll, return the lines it wrote."""
-        self.vb.link.rx.extend(data)
+        assert self.vb.link.receive(data) == len(data), "more than the link holds: send it in parts"
         self.proto.poll(self.vb.clock.now_ms())
         out = bytes(self.vb.link.tx)
         self.vb.link.tx = bytearray()

@@ -65,6 +65,20 @@ def test_retry_of_a_refusal_is_the_same_refusal():
     assert b.answers(b.framed(1, "START")) == first
 
 
+def test_same_seq_with_another_body_is_refused():
+    """The last accepted seq on a different frame (valid CRC) neither acts nor gets the earlier
+    command's answer; the true retry still does."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    (first,) = b.answers(b.framed(2, "START"))
+    (ans,) = b.answers(b.framed(2, "STOP"))
+    assert ans == "- ERR SEQ_REUSED field=seq value=2 allowed=3"
+    assert b.ctl.state == RUNNING and b.proto.stats["seq_reused"] == 1 and b.proto.stats["retries"] == 0
+    assert b.answers(b.framed(2, "START")) == [first] and b.proto.stats["retries"] == 1
+    (ans,) = b.answers(b.framed(3, "STOP"))
+    assert ans == "3 OK STOP state=idle"
+
+
 def test_out_of_order_seq_is_refused():
     """An older sequence number is refused with the next expected one."""
     b = Bench()
@@ -80,6 +94,19 @@ def test_seq_wraps_after_65535():
     b.framed(65535, "STATUS")
     (ans,) = b.answers(b.framed(1, "STATUS"))
     assert ans.startswith("1 OK STATUS")
+
+
+def test_seq_window_counts_on_the_cycle_without_zero():
+    """The documented rule: numbers run 1..65535 (0 never used) and a new one is 1..32767 steps
+    ahead, counted modulo 65535; seq 0 is refused."""
+    b = Bench()
+    b.framed(65535, "STATUS")
+    (ans,) = b.answers(b.framed(32768, "STATUS"))  # 32768 steps ahead of 65535
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=32768 allowed=1")
+    (ans,) = b.answers(b.framed(32767, "STATUS"))  # 32767 steps ahead
+    assert ans.startswith("32767 OK STATUS")
+    (ans,) = b.answers(b.framed(0, "STATUS"))
+    assert ans.startswith("- ERR BAD_FRAME field=seq value=0")
 
 
 def test_hard_limit_error_carries_field_value_range():
@@ -123,6 +150,23 @@ def test_overlong_line_is_discarded_whole():
     assert b.proto._len == 0 and b.proto.stats["too_long"] == 1
     (ans,) = b.answers(b.send(b"STATUS\n"))
     assert ans.startswith("- OK STATUS state=idle")
+
+
+def test_full_length_line_with_crlf_is_accepted():
+    """MAX_LINE bytes of content followed by CR LF is a full line, not an overlong one; one
+    byte more is too long, with either ending."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    body = "2 CONFIRM fields=" + "x," * 200
+    body = body[:MAX_LINE - 10]  # + " *" and 8 hex digits of CRC = MAX_LINE
+    frame = frames.seal(body)
+    assert len(frame) == MAX_LINE + 1
+    (ans,) = b.answers(b.send(frame[:-1] + b"\r\n"))
+    assert ans.startswith("2 ERR BAD_STATE field=confirm") and b.proto.stats["too_long"] == 0
+    (ans,) = b.answers(b.send(b"X" + frames.seal("3 " + body[2:])[:-1] + b"\r\n"))
+    assert ans.startswith("- ERR LINE_TOO_LONG") and b.proto.stats["too_long"] == 1
+    (ans,) = b.answers(b.send(b"Y" * MAX_LINE + b"\rZ\n"))
+    assert ans.startswith("- ERR LINE_TOO_LONG") and b.proto.stats["too_long"] == 2
 
 
 def test_binary_noise_is_refused():

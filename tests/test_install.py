@@ -65,6 +65,7 @@ def test_the_package_data_is_installed(installed):
     """The firmware's JSON data, the harness's data, the scenarios and the board definitions."""
     site = installed[0]
     for rel in ("firmware/data/drug_library.json", "firmware/data/syringes.json", "hil/data/iec60601_2_24.json",
+                "sim/data/scenario_schema.toml",
                 "hil/data/sim_balance.json", "sim/scenarios/standard.toml", "boards/VIRTUAL/board.json",
                 "boards/RPI_PICO/board.json"):
         assert (site / rel).is_file(), rel

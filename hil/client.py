@@ -21,6 +21,7 @@ from pathlib import Path
 import serial
 
 from firmware import frames
+from hil.report import iso_utc
 
 DEFAULT_TIMEOUT_S = 3.0
 SEQ_REFUSALS = ("ERR SEQ_ORDER", "ERR SEQ_REUSED")  # a frame refused for its number alone
@@ -68,10 +69,12 @@ class Answer(dict):
 
 
 class SerialLog:
-    """Every line in and out, with a wall-clock stamp, for the tester to read after a failure."""
+    """Every line in and out, for the tester to read after a failure: its UTC time (ISO-8601),
+    the seconds since t0_s (the test's start), > sent or < received, and the line."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, t0_s: float | None = None) -> None:
         self.path = path
+        self.t0_s = time.time() if t0_s is None else t0_s
         self._f = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,9 @@ class SerialLog:
 
     def write(self, direction: str, line: bytes) -> None:
         if self._f:
-            self._f.write(f"{time.time():.3f} {direction} {line.decode('ascii', errors='backslashreplace').rstrip()}\n")
+            now = time.time()
+            text = line.decode("ascii", errors="backslashreplace").rstrip()
+            self._f.write(f"{iso_utc(now)} +{now - self.t0_s:.3f} {direction} {text}\n")
 
     def close(self) -> None:
         if self._f:
@@ -87,10 +92,11 @@ class SerialLog:
 
 
 class PumpClient:
-    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2) -> None:
+    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2,
+                 log_t0_s: float | None = None) -> None:
         self.port = port
         self.url = getattr(port, "portstr", None) or getattr(port, "name", "?")
-        self.log = SerialLog(log_path)
+        self.log = SerialLog(log_path, log_t0_s)
         self.timeout_s = timeout_s
         self.retries = retries
         self.seq = 0
@@ -100,9 +106,10 @@ class PumpClient:
         self._buf = b""
 
     @classmethod
-    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200) -> "PumpClient":
+    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200,
+             log_t0_s: float | None = None) -> "PumpClient":
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
-        client = cls(port, log_path, timeout_s)
+        client = cls(port, log_path, timeout_s, log_t0_s=log_t0_s)
         client.url = url
         client.connect()
         return client

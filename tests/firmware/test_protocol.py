@@ -11,6 +11,7 @@ def test_identify_typed_by_hand():
     b = Bench()
     (ans,) = b.answers(b.send(b"ID\r\n"))
     assert ans.startswith("- OK ID fw=") and "board=VIRTUAL" in ans and "last_seq=0" in ans
+    assert " build=source " in ans  # no build.json beside the source tree: not a stamped image
 
 
 def test_program_and_start_framed():

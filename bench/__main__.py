@@ -17,6 +17,7 @@ STEPS = [
     ("firmware cost", firmware_cost.firmware),
     ("link", firmware_cost.link),
     ("link burst", firmware_cost.link_burst),
+    ("journal wear", firmware_cost.journal_wear),
 ]
 
 

@@ -69,3 +69,70 @@ def link(n: int = 500) -> list[Figure]:
         Figure("telemetry_lines_per_s", round(tel / 3.0, 1), "lines/s",
                params={"interval_ms": 100, "speed": "as fast as possible", "listen_s": 3}),
     ]
+
+
+def journal_wear(frames_per_s: int = 1, vitals_every_s: int = 5) -> list[Figure]:
+    """Flash writes in one hour: a 40 min infusion, then idle, with a host polling STATUS every
+    second and a monitor reporting vitals every 5 s, all as framed commands. The link's sequence
+    number rides on a reservation (one record per 256 frames) instead of a record per frame."""
+    from firmware import frames
+    from firmware.board import Board
+    from firmware.controller import Controller
+    from firmware.hal.virtual import MemoryStorage, VirtualBoard
+    from firmware.journal import decode
+    from firmware.library import DrugLibrary
+    from firmware.protocol import Protocol
+    from firmware.syringes import SyringeTable
+
+    class CountingStorage(MemoryStorage):
+        def __init__(self) -> None:
+            MemoryStorage.__init__(self)
+            self.appends: dict[str, int] = {}
+            self.bytes = 0
+
+        def append(self, name: str, data: bytes) -> None:
+            MemoryStorage.append(self, name, data)
+            self.bytes += len(data)
+            for line in data.split(b"\n"):
+                rec = decode(line) if line else None
+                if rec is not None:
+                    self.appends[rec[2]] = self.appends.get(rec[2], 0) + 1
+
+    storage = CountingStorage()
+    vb = VirtualBoard(storage=storage)
+    ctl = Controller(vb.hal, Board.load("VIRTUAL"), DrugLibrary.load(), SyringeTable.load())
+    proto = Protocol(ctl, vb.link, telemetry_ms=0)
+    seq = 0
+
+    def send(body: str) -> None:
+        nonlocal seq
+        seq = frames.next_seq(seq)
+        vb.link.rx.extend(frames.seal("%d %s" % (seq, body)))
+
+    send("PROGRAM drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 duration_min=40 "
+         "syringe=bd_plastipak_50")
+    send("VITALS sbp=125 dbp=80 bp_id=1 hr=72 spo2=98")  # the profile needs fresh vitals to start
+    send("START")
+    sent = 3
+    for second in range(3600):
+        send("STATUS")
+        sent += 1
+        if second % vitals_every_s == 0:
+            cuff = "" if second % 300 else " sbp=125 dbp=80 bp_id=%d" % (second // 300 + 2)  # a cuff reading 1/5 min
+            send("VITALS hr=72 spo2=98" + cuff)
+            sent += 1
+        for _ in range(10):
+            vb.advance(100)
+            now = vb.clock.now_ms()
+            proto.poll(now)
+            ctl.tick(now)
+            ctl.service(now)
+        vb.link.tx = bytearray()
+    params = {"frames": sent, "scenario": "standard 40 min infusion in the hour; STATUS 1/s, VITALS 1/5 s (a cuff reading 1/5 min), framed",
+              "records_by_kind": dict(sorted(storage.appends.items())), "compactions": ctl.journal.compactions}
+    return [
+        Figure("journal_appends_per_hour", sum(storage.appends.values()), "appends", params=params),
+        Figure("journal_bytes_per_hour", storage.bytes, "bytes appended", params=params),
+        Figure("journal_seq_records_per_hour", storage.appends.get("seq", 0), "records",
+               baseline=sent, baseline_label="a record per accepted frame", params=params),
+    ]

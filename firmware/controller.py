@@ -20,7 +20,8 @@ faster than the library's hard rate limit.
 from firmware import alarms, dosing, events, prescription, pressure
 from firmware.compat import const
 from firmware.datafile import data_path, load_json
-from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, NOT_READY, Rejected
+from firmware.errors import (BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, HARD_LIMIT, MISSING_FIELD,
+                             NOT_READY, Rejected)
 from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
@@ -53,7 +54,7 @@ class Controller:
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
         self.occlusion_level = self.limits["occlusion_default"]
         self.vitals_guard = VitalsGuard(self.limits["vitals"])
-        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, hr, spo2
+        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, bp_id, hr, spo2
         self.safety = Safety(self.limits, board)
         self.board = board
         self.library = library
@@ -72,7 +73,6 @@ class Controller:
         self._max_steps_per_tick = 1
         self._near_end_ms = self.limits["near_end_min"] * 60000
         self._near_end_warned = False
-        self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
         self._backoff_left = 0  # back-off steps the generator has not taken yet
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
@@ -89,18 +89,21 @@ class Controller:
             hal.storage, clock=hal.clock, max_bytes=jl["max_bytes"], keep_events=jl["keep_events"])
         recovered = self.journal.power_on(reset_cause)
         self.recovered_events = list(recovered.events)  # what the journal held at power-on
+        self._restore_settings(recovered.settings)
         self._recover(recovered, reset_cause)
 
     # ---- operator commands -------------------------------------------------------------
     def program_prescription(self, fields: dict, prior_ug_24h=None):
         """Validate and hold a prescription; a soft-limit entry waits for confirmation. What was
-        given in the last 24 h comes from the journal unless the caller says."""
+        given in the last 24 h, and to which patient, comes from the journal (the caller may
+        give the amount)."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
         if prior_ug_24h is None:
             prior_ug_24h = self.journal.ug_last_24h()
             if prior_ug_24h is None:
                 prior_ug_24h = self._unknown_prior(fields)
-        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h)
+        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h,
+                                  self.journal.patient_g())
         self.journal.prescription(p.entered())
         self.program = p
         self.plan = None  # type: ignore[assignment]
@@ -117,6 +120,33 @@ class Controller:
             raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
         return 0
 
+    def reidentify_patient(self, weight_g, was_g) -> None:
+        """The operator declares another patient (weight_g) in place of the one dosed in the
+        last 24 h, restating that one's recorded weight (was_g) so the step cannot be taken
+        blind. Journalled first; the earlier doses then no longer count towards the daily
+        maximum, and a program held for the earlier patient is discarded."""
+        self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "patient")
+        for name, value in (("weight_g", weight_g), ("was_g", was_g)):
+            if value is None:
+                raise Rejected(MISSING_FIELD, name, "", "required")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise Rejected(BAD_VALUE, name, value, "an integer")
+        limit = self.library.weight_g
+        if not limit.within_hard(weight_g):
+            raise Rejected(HARD_LIMIT, "weight_g", weight_g, limit.hard_text())
+        recorded = self.journal.patient_g()
+        if recorded is None or was_g != recorded:
+            raise Rejected(CONFIRMATION_MISMATCH, "was_g", was_g, "none" if recorded is None else str(recorded))
+        self.service(self.now_ms)  # a completion is on flash before the patient changes
+        if self.journal.state.in_progress:
+            # An infusion the pump no longer holds (ended by a final alarm, or halted before a
+            # reset): it ends here, with the delivered bound the journal has.
+            self.journal.stop()
+        self.journal.patient(weight_g, was_g)
+        self.program = None  # type: ignore[assignment]
+        self.plan = None  # type: ignore[assignment]
+        self._set_state(IDLE)
+
     def confirm(self, fields) -> None:
         """Accept a soft-limit entry; `fields` must name exactly the overridden fields."""
         self._require((AWAITING_CONFIRMATION,), "confirm")
@@ -129,17 +159,18 @@ class Controller:
     def start(self) -> None:
         self._require((PROGRAMMED,), "start")
         self._require_ready()
+        self._require_vitals()
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
         self._max_steps_per_tick = self._rate_cap(p)
-        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
         self.safety.restart()
         self._near_end_warned = False
         self._origin_count = self.hal.counter.count()
         self._commanded = 0
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
-        self.journal.start(p.total_steps, p.total_ug, self._span)  # commits the first span before any motion
+        self.journal.start(p.total_steps, p.total_ug, self._span, p.weight_g)  # commits the first span before any motion
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()
@@ -168,6 +199,12 @@ class Controller:
         if why:
             raise Rejected(NOT_READY, why, "false" if why != "end_stop" else "true", "syringe loaded, plunger engaged, not empty")
 
+    def _require_vitals(self) -> None:
+        """No start or resume on vitals that meet a pause criterion, nor without the fresh
+        readings the profile requires (firmware/vitals.py)."""
+        required = self.library.profile(self.program.drug, self.program.profile).vitals_required
+        self.vitals_guard.check_start(required, self.hal.clock.now_ms(), self.hal.clock)
+
     def pause(self) -> None:
         self._require((RUNNING,), "pause")
         self._halt_motion()
@@ -179,6 +216,7 @@ class Controller:
         if self.plan is None:
             raise Rejected(BAD_STATE, "state", "paused", "an infusion to resume")
         self._require_ready()
+        self._require_vitals()
         self.safety.restart()
         counted = self._counted_for_journal()
         self.journal.resume(counted, self._next_commitment(counted))
@@ -213,26 +251,21 @@ class Controller:
             self._set_state(IDLE)
 
     def set_occlusion_level(self, level: str) -> int:
-        """Choose the occlusion pressure level; returns its threshold in mmHg."""
+        """Choose the occlusion pressure level; returns its threshold in mmHg. Journalled
+        before it takes effect, so a reset comes back with the level chosen."""
         levels = self.limits["occlusion_levels_mmhg"]
         if level not in levels:
             raise Rejected(BAD_VALUE, "level", level, ",".join(sorted(levels)))
+        if level != self.occlusion_level:
+            self.journal.setting("occlusion", level)
         self.occlusion_level = level
         self.safety.set_level(levels[level])
         return levels[level]
 
     def report_vitals(self, readings: dict) -> None:
-        """Latest patient vitals from a connected monitor (mmHg, bpm, %)."""
-        ranges = {"sbp": (20, 300), "dbp": (10, 200), "hr": (20, 250), "spo2": (50, 100)}
-        for k in readings:
-            if k not in ranges:
-                raise Rejected(BAD_VALUE, k, readings[k], "sbp,dbp,hr,spo2")
-            lo, hi = ranges[k]
-            v = readings[k]
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise Rejected(BAD_VALUE, k, v, "%d..%d" % (lo, hi))
-        code = self.vitals_guard.assess(readings, self.now_ms, self.hal.clock)
-        self._stale_warned = False
+        """New readings from a connected monitor (mmHg, bpm, %; a cuff reading with its bp_id).
+        A pause criterion met while running latches the VITALS alarm."""
+        code = self.vitals_guard.report(readings, self.hal.clock.now_ms(), self.hal.clock)
         if code and self.state == RUNNING:
             self.raise_alarm(code)
 
@@ -282,9 +315,9 @@ class Controller:
         if not self._near_end_warned and self.plan.remaining_ms() <= self._near_end_ms:
             self._near_end_warned = True
             self.events.push(events.WARNING, alarms.NEAR_END, self.now_ms)
-        if not self._stale_warned and self.vitals_guard.stale(self.now_ms, self.hal.clock):
-            self._stale_warned = True
-            self.events.push(events.WARNING, alarms.VITALS_STALE, self.now_ms)
+        stale = self.vitals_guard.stale_warning(self.now_ms, self.hal.clock)
+        if stale:
+            self.events.push(events.WARNING, stale, self.now_ms)
 
     def _start_backoff(self, counted: int) -> None:
         n = self.safety.backoff_steps(counted)
@@ -382,11 +415,18 @@ class Controller:
             c = counted + self._span
         return c if c < self.program.total_steps else self.program.total_steps
 
+    def _restore_settings(self, settings: dict) -> None:
+        """The safety settings chosen before the reset (a level the data no longer has: the
+        default, as for a pump that was never set)."""
+        if settings.get("occlusion") in self.limits["occlusion_levels_mmhg"]:
+            self.occlusion_level = settings["occlusion"]
+
     def _recover(self, st, reset_cause: str) -> None:
-        """After a reset: take back the program and the delivered bound of an interrupted
-        infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
+        """After a reset: take back the program and the delivered bound of an infusion that was
+        running or paused, and come up in alarm. Nothing moves until the operator acknowledges
+        and resumes; a paused infusion is not dropped in silence with its journal record open."""
         s = st.session
-        if s is None or not s.interrupted or not s.open:
+        if s is None or not s.open:
             return
         delivered = st.delivered_steps
         try:
@@ -399,7 +439,7 @@ class Controller:
             self.plan.advance((delivered * p.duration_ms + p.total_steps - 1) // p.total_steps)
             self._max_steps_per_tick = self._rate_cap(p)
             self._span = s.span_steps
-            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
             self._origin_count = self.hal.counter.count() - delivered
             self._commanded = delivered
             self._max_counted = delivered

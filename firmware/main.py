@@ -12,6 +12,7 @@ from firmware.controller import Controller
 from firmware.datafile import load_json
 from firmware.library import DrugLibrary
 from firmware.protocol import Protocol
+from firmware.selftest import check_pins
 from firmware.syringes import SyringeTable
 
 
@@ -30,6 +31,9 @@ def assemble(hal, board: Board, reset_cause: str = "power") -> Controller:
 
 def boot(board_json: str = "board.json") -> Controller:
     board = Board(load_json(board_json))
+    _name, ok, detail = check_pins(board)  # before the HAL claims a pin: every problem named at once
+    if not ok:
+        raise ValueError(detail)
     hal = import_module(board.hal_module).build(board)
     return assemble(hal, board, hal.reset_cause() if hasattr(hal, "reset_cause") else "power")
 

@@ -10,6 +10,7 @@ budget (firmware/link_budget.py): past it only framed therapy commands are handl
 
 from firmware import FIRMWARE_VERSION, alarms, events, frames
 from firmware.controller import STATE_NAMES
+from firmware.datafile import build_id
 from firmware.errors import BAD_VALUE, Rejected
 from firmware.link_budget import ANSWER_BYTES_PER_POLL, LINES_PER_POLL, READ_BYTES_PER_POLL
 
@@ -20,7 +21,7 @@ LOG_PAGE = 8
 
 READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
 THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY",
-           "SELFTEST")
+           "SELFTEST", "PATIENT")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "seq_reused", "retries", "rejected", "shed")
 
@@ -43,12 +44,13 @@ class Protocol:
         self.ctl = controller
         self.link = link
         self.telemetry_ms = telemetry_ms
+        self.build = build_id()  # read once at boot, not in the loop
         self._line = bytearray(MAX_LINE + 1)  # + the CR of a CR LF
         self._len = 0
         self._overflow = False
         self._chunk = bytearray(READ_CHUNK)
         self._chunk_view = memoryview(self._chunk)
-        self.last_seq = 0
+        self.last_seq = controller.journal.link_seq  # a reset continues after every frame accepted before it
         self._last_crc = b""  # identity of the last accepted frame: a retry must match it
         self._last_answer = b""
         self._lines_left = LINES_PER_POLL  # this poll's budget (docs/protocol.md)
@@ -150,6 +152,8 @@ class Protocol:
                 self._refuse(FrameError("SEQ_ORDER", "seq", str(seq), str(frames.next_seq(self.last_seq)), "seq_order"), overloaded)
                 return
         self.stats["frames"] += 1
+        if crc is not None:
+            self.ctl.journal.accept_link_seq(seq)  # durable before it acts; see the journal for the flash cost
         answer = self._dispatch(seq, cmd, args)
         if crc is not None:
             self.last_seq = seq
@@ -203,7 +207,7 @@ class Protocol:
     def _cmd_id(self, kv):
         self._only(kv, ())
         c = self.ctl
-        return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
+        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("board", c.board.name), ("library", c.library.version),
                 ("syringes", c.syringes.version), ("last_seq", self.last_seq))
 
     def _cmd_help(self, kv):
@@ -274,9 +278,13 @@ class Protocol:
         threshold = self.ctl.set_occlusion_level(kv.get("level", ""))
         return (("level", self.ctl.occlusion_level), ("threshold_mmhg", threshold))
 
+    def _cmd_patient(self, kv):
+        self._only(kv, ("weight_g", "was_g"))
+        self.ctl.reidentify_patient(kv.get("weight_g"), kv.get("was_g"))
+        return (("state", self.ctl.state_name()), ("weight_g", kv["weight_g"]))
+
     def _cmd_vitals(self, kv):
-        self._only(kv, ("sbp", "dbp", "hr", "spo2"))
-        self.ctl.report_vitals(kv)
+        self.ctl.report_vitals(kv)  # firmware/vitals.py names unknown keys and missing readings
         return (("state", self.ctl.state_name()),)
 
     def _cmd_selftest(self, kv):

@@ -80,6 +80,11 @@ class VirtualBoard:
         return now_ms(self.env)
 
     @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second (0: as fast as it can go)."""
+        return self.env.speed
+
+    @property
     def outputs(self):
         return self.board.outputs
 

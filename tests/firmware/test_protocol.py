@@ -11,6 +11,7 @@ def test_identify_typed_by_hand():
     b = Bench()
     (ans,) = b.answers(b.send(b"ID\r\n"))
     assert ans.startswith("- OK ID fw=") and "board=VIRTUAL" in ans and "last_seq=0" in ans
+    assert " build=source " in ans  # no build.json beside the source tree: not a stamped image
 
 
 def test_program_and_start_framed():
@@ -233,10 +234,35 @@ def test_occlusion_level_and_vitals():
     assert ans == "1 OK OCCLUSION level=high threshold_mmhg=750"
     (ans,) = b.answers(b.framed(2, "OCCLUSION level=extreme"))
     assert ans.startswith("2 ERR BAD_VALUE field=level value=extreme allowed=high,low,medium")
-    (ans,) = b.answers(b.framed(3, "VITALS sbp=150 dbp=90 hr=80 spo2=97"))
+    (ans,) = b.answers(b.framed(3, "VITALS sbp=150 dbp=90 bp_id=7 hr=80 spo2=97"))
     assert ans.startswith("3 OK VITALS") and b.ctl.vitals["sbp"] == 150
-    (ans,) = b.answers(b.framed(4, "VITALS sbp=900 dbp=90 hr=80 spo2=97"))
+    (ans,) = b.answers(b.framed(4, "VITALS sbp=900 dbp=90 bp_id=8 hr=80 spo2=97"))
     assert ans.startswith("4 ERR BAD_VALUE field=sbp") and b.ctl.vitals["sbp"] == 150
+    (ans,) = b.answers(b.framed(5, "VITALS hr=81"))
+    assert ans.startswith("5 OK VITALS") and b.ctl.vitals["hr"] == 81  # HR alone, no cuff reading
+
+
+def test_empty_vitals_frame_is_refused_naming_the_readings():
+    """`VITALS` with no readings is not a report: BAD_VALUE naming what it lacks, nothing kept."""
+    b = Bench(monitor=False)
+    (ans,) = b.answers(b.framed(1, "VITALS"))
+    assert ans.startswith("1 ERR BAD_VALUE field=readings value=none allowed=")
+    assert "sbp+dbp+bp_id" in ans and "hr" in ans and "spo2" in ans and b.ctl.vitals == {}
+
+
+def test_start_over_the_link_waits_for_normal_fresh_vitals():
+    """PROGRAM 70 kg 500 ug/kg 100 min; START without vitals: VITALS_MISSING; at 260/140:
+    VITALS_ABNORMAL naming sbp; with normal vitals it runs."""
+    b = Bench(monitor=False)
+    b.framed(1, "PROGRAM " + STANDARD.replace("duration_min=40", "duration_min=100"))
+    (ans,) = b.answers(b.framed(2, "START"))
+    assert ans.startswith("2 ERR VITALS_MISSING field=bp") and b.ctl.state == PROGRAMMED
+    b.framed(3, "VITALS sbp=260 dbp=140 bp_id=1 hr=150 spo2=80")
+    (ans,) = b.answers(b.framed(4, "START"))
+    assert ans == "4 ERR VITALS_ABNORMAL field=sbp value=260 allowed=80..180" and b.ctl.state == PROGRAMMED
+    b.framed(5, "VITALS sbp=130 dbp=80 bp_id=2 hr=75 spo2=97")
+    (ans,) = b.answers(b.framed(6, "START"))
+    assert ans == "6 OK START state=running"
 
 
 def test_stats_count_every_kind_of_bad_input():
@@ -259,3 +285,68 @@ def test_selftest_over_the_link():
     b.vb.switches.syringe = False
     (ans,) = b.answers(b.framed(2, "SELFTEST"))
     assert ans == "2 OK SELFTEST result=pass pins=ok force_sensor=ok step_counter=ok"
+
+
+def test_occlusion_level_is_kept_through_a_power_cut():
+    """OCCLUSION level=low, START, power cut, ACK, RESUME: STATUS still says low."""
+    b = Bench()
+    b.framed(1, "OCCLUSION level=low")
+    b.framed(2, "PROGRAM " + STANDARD)
+    b.framed(3, "START")
+    b.tick(60000)
+    b.power_cut()
+    seq = frames.next_seq(b.proto.last_seq)  # the host reads last_seq (ID) after a reset
+    (ans,) = b.answers(b.framed(seq, "ACK"))
+    assert ans == "%d OK ACK state=paused alarm=POWER_LOSS" % seq
+    (ans,) = b.answers(b.framed(seq + 1, "RESUME"))
+    assert ans == "%d OK RESUME state=running" % (seq + 1)
+    (ans,) = b.answers(b.send(b"STATUS\n"))
+    assert "occlusion=low" in ans
+
+
+def test_frames_from_before_a_reset_are_refused_after_it():
+    """Every frame accepted before a reset is old after it: a replayed START is refused and
+    starts nothing; the host continues from ID's last_seq. Flash sees one record per 256 frames."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    start = frames.seal("2 START")
+    b.send(start)
+    b.framed(3, "STOP")
+    for seq in range(4, 300):
+        b.framed(seq, "VITALS sbp=120 dbp=80 hr=70 spo2=98")
+    b.power_cut()
+    b.framed(300, "PROGRAM " + STANDARD)  # not accepted: 300 was reserved before the reset
+    (ans,) = b.answers(b.send(start))
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=2") and b.ctl.state_name() == "idle"
+    (ans,) = b.answers(b.send(b"ID\n"))
+    last_seq = int(ans.split("last_seq=")[1])
+    assert last_seq >= 299
+    (ans,) = b.answers(b.framed(frames.next_seq(last_seq), "PROGRAM " + STANDARD))
+    assert " OK PROGRAM state=programmed" in ans
+    assert "seq" not in [e[2] for e in b.ctl.journal.replay().events]  # the reservation is no event
+    kinds = [line.split(b" ")[2] for line in b.ctl.journal.storage.read("journal").split(b"\n") if line]
+    assert kinds.count(b"seq") == 3  # frame 1, frame 258, and the first frame after the reset
+
+
+def test_another_patient_needs_a_journalled_reidentification():
+    """A dose for 70 kg is on record: PROGRAM for 150 kg is refused naming both weights;
+    PATIENT restating 70 kg re-identifies (journalled), and 150 kg can then be programmed."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    b.framed(2, "START")
+    b.tick(1000)
+    b.framed(3, "STOP")
+    other = STANDARD.replace("weight_g=70000", "weight_g=150000")
+    (ans,) = b.answers(b.framed(4, "PROGRAM " + other))
+    assert ans == "4 ERR PATIENT_MISMATCH field=weight_g value=150000 allowed=70000"
+    (ans,) = b.answers(b.framed(5, "PATIENT weight_g=150000 was_g=80000"))
+    assert ans == "5 ERR CONFIRMATION_MISMATCH field=was_g value=80000 allowed=70000"
+    (ans,) = b.answers(b.send(b"PATIENT weight_g=150000 was_g=70000\n"))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    (ans,) = b.answers(b.framed(6, "PATIENT weight_g=150000 was_g=70000"))
+    assert ans == "6 OK PATIENT state=idle weight_g=150000"
+    b.power_cut()
+    (ans,) = b.answers(b.framed(frames.next_seq(b.proto.last_seq), "PROGRAM " + other))
+    assert " OK PROGRAM state=programmed" in ans
+    (ans,) = b.answers(b.send(b"LOG from=0\n"))
+    assert "j.patient:150000" in ans

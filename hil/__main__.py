@@ -1,6 +1,7 @@
 """Command line of the host harness.
 
     python -m hil virtual [--runtime micropython|cpython] [--speed 1]   serve the virtual board on a pty
+    python -m hil emulated [--uf2 PATH] [--speed 1]                     serve the firmware on an emulated Pico on a pty
     python -m hil accuracy FILE.csv --rate R_ML_H [...]                 IEC 60601-2-24 analysis of balance data
     python -m hil run [--port P] [...]                                  the acceptance suite
 """
@@ -11,6 +12,7 @@ import sys
 def main(argv: list[str]) -> int:
     commands = {
         "virtual": "hil.virtual_board",
+        "emulated": "hil.emulated_board",
         "accuracy": "hil.accuracy",
         "run": "hil.run",
     }

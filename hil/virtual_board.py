@@ -63,6 +63,10 @@ class VirtualBoard:
         self.t_ms = 0
         self.outputs = BoardOutputs(0, False, 0)
         self.corrupt_answers = 0  # fault injection: damage this many answer lines on the way out
+        self._init_serving()
+
+    def _init_serving(self) -> None:
+        """What serving, power cuts and scheduled actions need (also the emulated Pico's)."""
         self._power_cut_s = None
         self._power_restored = threading.Event()
         self._between_ticks: list = []

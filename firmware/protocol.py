@@ -6,6 +6,8 @@ counted, and changes nothing. A repeated sequence number gets the stored answer 
 acting twice, so a host may retry after a lost answer. Input is bounded by a fixed line buffer.
 """
 
+import sys
+
 from firmware import FIRMWARE_VERSION, alarms, events, frames
 from firmware.controller import STATE_NAMES
 from firmware.errors import BAD_VALUE, Rejected
@@ -19,6 +21,14 @@ THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCC
            "SELFTEST")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "retries", "rejected")
+
+
+def runtime() -> str:
+    """The interpreter and port the firmware runs on, e.g. micropython-1.28.0-rp2: a board
+    flashed with another MicroPython says so in ID."""
+    impl = sys.implementation
+    v = impl.version
+    return "%s-%d.%d.%d-%s" % (impl.name, v[0], v[1], v[2], sys.platform)
 
 
 class Protocol:
@@ -141,7 +151,7 @@ class Protocol:
         self._only(kv, ())
         c = self.ctl
         return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
-                ("syringes", c.syringes.version), ("last_seq", self.last_seq))
+                ("syringes", c.syringes.version), ("last_seq", self.last_seq), ("runtime", runtime()))
 
     def _cmd_help(self, kv):
         return (("commands", ",".join(COMMANDS)),)

@@ -20,7 +20,8 @@ faster than the library's hard rate limit.
 from firmware import alarms, dosing, events, prescription, pressure
 from firmware.compat import const
 from firmware.datafile import data_path, load_json
-from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, NOT_READY, Rejected
+from firmware.errors import (BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, HARD_LIMIT, MISSING_FIELD,
+                             NOT_READY, Rejected)
 from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
@@ -74,6 +75,7 @@ class Controller:
         self._near_end_warned = False
         self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
+        self._backoff_left = 0  # back-off steps the generator has not taken yet
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
         self._alarm_serial = 0  # counts latched alarms; the journal writes each once
         self._journaled_alarm = 0
@@ -88,18 +90,21 @@ class Controller:
             hal.storage, clock=hal.clock, max_bytes=jl["max_bytes"], keep_events=jl["keep_events"])
         recovered = self.journal.power_on(reset_cause)
         self.recovered_events = list(recovered.events)  # what the journal held at power-on
+        self._restore_settings(recovered.settings)
         self._recover(recovered, reset_cause)
 
     # ---- operator commands -------------------------------------------------------------
     def program_prescription(self, fields: dict, prior_ug_24h=None):
         """Validate and hold a prescription; a soft-limit entry waits for confirmation. What was
-        given in the last 24 h comes from the journal unless the caller says."""
+        given in the last 24 h, and to which patient, comes from the journal (the caller may
+        give the amount)."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
         if prior_ug_24h is None:
             prior_ug_24h = self.journal.ug_last_24h()
             if prior_ug_24h is None:
                 prior_ug_24h = self._unknown_prior(fields)
-        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h)
+        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h,
+                                  self.journal.patient_g())
         self.journal.prescription(p.entered())
         self.program = p
         self.plan = None  # type: ignore[assignment]
@@ -116,6 +121,33 @@ class Controller:
             raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
         return 0
 
+    def reidentify_patient(self, weight_g, was_g) -> None:
+        """The operator declares another patient (weight_g) in place of the one dosed in the
+        last 24 h, restating that one's recorded weight (was_g) so the step cannot be taken
+        blind. Journalled first; the earlier doses then no longer count towards the daily
+        maximum, and a program held for the earlier patient is discarded."""
+        self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "patient")
+        for name, value in (("weight_g", weight_g), ("was_g", was_g)):
+            if value is None:
+                raise Rejected(MISSING_FIELD, name, "", "required")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise Rejected(BAD_VALUE, name, value, "an integer")
+        limit = self.library.weight_g
+        if not limit.within_hard(weight_g):
+            raise Rejected(HARD_LIMIT, "weight_g", weight_g, limit.hard_text())
+        recorded = self.journal.patient_g()
+        if recorded is None or was_g != recorded:
+            raise Rejected(CONFIRMATION_MISMATCH, "was_g", was_g, "none" if recorded is None else str(recorded))
+        self.service(self.now_ms)  # a completion is on flash before the patient changes
+        if self.journal.state.in_progress:
+            # An infusion the pump no longer holds (ended by a final alarm, or halted before a
+            # reset): it ends here, with the delivered bound the journal has.
+            self.journal.stop()
+        self.journal.patient(weight_g, was_g)
+        self.program = None  # type: ignore[assignment]
+        self.plan = None  # type: ignore[assignment]
+        self._set_state(IDLE)
+
     def confirm(self, fields) -> None:
         """Accept a soft-limit entry; `fields` must name exactly the overridden fields."""
         self._require((AWAITING_CONFIRMATION,), "confirm")
@@ -131,14 +163,14 @@ class Controller:
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
         self._max_steps_per_tick = self._rate_cap(p)
-        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
         self.safety.restart()
         self._near_end_warned = False
         self._origin_count = self.hal.counter.count()
         self._commanded = 0
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
-        self.journal.start(p.total_steps, p.total_ug, self._span)  # commits the first span before any motion
+        self.journal.start(p.total_steps, p.total_ug, self._span, p.weight_g)  # commits the first span before any motion
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()
@@ -212,10 +244,13 @@ class Controller:
             self._set_state(IDLE)
 
     def set_occlusion_level(self, level: str) -> int:
-        """Choose the occlusion pressure level; returns its threshold in mmHg."""
+        """Choose the occlusion pressure level; returns its threshold in mmHg. Journalled
+        before it takes effect, so a reset comes back with the level chosen."""
         levels = self.limits["occlusion_levels_mmhg"]
         if level not in levels:
             raise Rejected(BAD_VALUE, "level", level, ",".join(sorted(levels)))
+        if level != self.occlusion_level:
+            self.journal.setting("occlusion", level)
         self.occlusion_level = level
         self.safety.set_level(levels[level])
         return levels[level]
@@ -264,8 +299,7 @@ class Controller:
             period_us = self._tick_us // due
             if period_us < self._min_period_us:
                 period_us = self._min_period_us
-            self.hal.stepper.move(due, period_us)
-            self._commanded += due
+            self._commanded += self.hal.stepper.move(due, period_us)
 
     def _watch(self, dt_ms: int) -> None:
         """The interlocks while running, then the warnings."""
@@ -291,19 +325,30 @@ class Controller:
         if n <= 0:
             return
         self._backoff_target = self.hal.counter.count() - n
+        self._backoff_left = n
         self.hal.stepper.enable(True)
-        self.hal.stepper.move(-n, self._min_period_us)
+        self._backoff_left += self.hal.stepper.move(-n, self._min_period_us)
 
     def _relieve(self) -> None:
-        """Back-off in progress: stop as soon as the counter says the volume is taken back."""
-        if self.hal.counter.count() <= self._backoff_target or self.hal.stepper.pending() == 0:
-            self._end_backoff()
-            self.events.push(events.WARNING, alarms.BACKOFF_DONE, self.now_ms)
+        """Back-off in progress: stop as soon as the counter says the volume is taken back, or
+        when every back-off step has gone out (a generator that takes one train at a time is
+        asked again here for the rest)."""
+        if self.hal.counter.count() <= self._backoff_target:
+            self._finish_backoff()
+        elif self.hal.stepper.pending() == 0:
+            if self._backoff_left <= 0:
+                self._finish_backoff()
+            else:
+                self._backoff_left += self.hal.stepper.move(-self._backoff_left, self._min_period_us)
+
+    def _finish_backoff(self) -> None:
+        self._end_backoff()
+        self.events.push(events.WARNING, alarms.BACKOFF_DONE, self.now_ms)
 
     def _end_backoff(self) -> None:
         if self._backoff_target is not None:
-            self.hal.stepper.halt()
             self.hal.stepper.enable(False)
+            self.hal.stepper.halt()
             self._backoff_target = None
             self._resync_commanded()
 
@@ -313,13 +358,14 @@ class Controller:
         delivered = self.hal.counter.count() - self._origin_count
         total = self.program.total_steps
         if delivered >= total:
-            # The independent counter, not the generator, decides that the dose is complete.
+            # The independent counter, not the generator, decides that the dose is complete:
+            # the driver's enable goes first, then the generator stops.
+            self.hal.stepper.enable(False)
             self.hal.stepper.halt()
             if delivered > total + _OVERRUN_TOLERANCE_STEPS:
                 self.raise_alarm(alarms.DOSE_OVERRUN)
                 return
-            if self.state == RUNNING and self.plan.done() and delivered >= total:
-                self.hal.stepper.enable(False)
+            if self.state == RUNNING and self.plan.done():
                 self._set_state(COMPLETE)
 
     # ---- alarms ------------------------------------------------------------------------
@@ -370,6 +416,12 @@ class Controller:
             c = counted + self._span
         return c if c < self.program.total_steps else self.program.total_steps
 
+    def _restore_settings(self, settings: dict) -> None:
+        """The safety settings chosen before the reset (a level the data no longer has: the
+        default, as for a pump that was never set)."""
+        if settings.get("occlusion") in self.limits["occlusion_levels_mmhg"]:
+            self.occlusion_level = settings["occlusion"]
+
     def _recover(self, st, reset_cause: str) -> None:
         """After a reset: take back the program and the delivered bound of an interrupted
         infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
@@ -387,7 +439,7 @@ class Controller:
             self.plan.advance((delivered * p.duration_ms + p.total_steps - 1) // p.total_steps)
             self._max_steps_per_tick = self._rate_cap(p)
             self._span = s.span_steps
-            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
             self._origin_count = self.hal.counter.count() - delivered
             self._commanded = delivered
             self._max_counted = delivered
@@ -420,14 +472,17 @@ class Controller:
 
     # ---- internals ---------------------------------------------------------------------
     def _halt_motion(self) -> None:
+        self.hal.stepper.enable(False)  # the driver's enable is the safety cut: first, always
         self.hal.stepper.halt()
-        self.hal.stepper.enable(False)
         self._resync_commanded()
 
     def _resync_commanded(self) -> None:
-        # Steps dropped from the generator's queue are re-issued by the plan after a resume.
+        # Steps dropped from the generator's queue are re-issued by the plan after a resume;
+        # a train still in flight after a halt (the ESP32's RMT is never interrupted) will be
+        # counted, so it counts as commanded: its pulses reach a disabled driver, and the
+        # counter errs on the side of more delivered, never less.
         if self.plan is not None:
-            self._commanded = self.delivered_steps()
+            self._commanded = self.delivered_steps() + self.hal.stepper.pending()
 
     def _set_state(self, state: int) -> None:
         self.state = state

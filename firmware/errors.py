@@ -21,6 +21,7 @@ BAD_STATE = "BAD_STATE"
 CONFIRMATION_MISMATCH = "CONFIRMATION_MISMATCH"
 BAD_BOARD = "BAD_BOARD"
 NOT_READY = "NOT_READY"
+PATIENT_MISMATCH = "PATIENT_MISMATCH"  # another weight than the patient dosed in the last 24 h
 
 
 class Rejected(Exception):

@@ -7,7 +7,9 @@
         pump.start()
 
 Every command is framed with a sequence number and CRC; an answer with a bad CRC, or no answer
-in time, is retried with the same sequence number, so the pump never acts twice. A timeout
+in time, is retried with the same sequence number, so the pump never acts twice. An OK answer
+must name the command sent, or PumpMismatch is raised: a success is never taken from another
+command's answer. A timeout
 error says what was sent, what came back and where the full serial log is. Asynchronous event
 and telemetry lines are kept in `events` and `telemetry` as they pass.
 """
@@ -20,6 +22,7 @@ import serial
 from firmware import frames
 
 DEFAULT_TIMEOUT_S = 3.0
+SEQ_REFUSALS = ("ERR SEQ_ORDER", "ERR SEQ_REUSED")  # a frame refused for its number alone
 
 
 class PumpError(Exception):
@@ -36,6 +39,19 @@ class PumpError(Exception):
 
 class PumpTimeout(TimeoutError):
     pass
+
+
+class PumpMismatch(Exception):
+    """The pump answered a command's sequence number for another command: the answer is not the
+    command's, so nothing about the command's outcome can be believed (another host on the link,
+    or a pump that matches retries on the number alone)."""
+
+    def __init__(self, command: str, seq: str, answered: str) -> None:
+        self.command = command
+        self.seq = seq
+        self.answered = answered
+        super().__init__(f"sent {command} as seq {seq}; the pump answered that seq with {answered!r}, "
+                         f"not an answer to {command}")
 
 
 class PumpAlarm(Exception):
@@ -162,6 +178,10 @@ class PumpClient:
     def set_occlusion_level(self, level: str) -> Answer:
         return self.command("OCCLUSION", level=level)
 
+    def reidentify_patient(self, weight_g: int, was_g: int) -> Answer:
+        """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
+        return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
+
     def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
         return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
 
@@ -209,9 +229,10 @@ class PumpClient:
             self._send(frames.seal(body))
             answer = self._await_answer(self.seq, received, frame_errors=frame_errors)
             if answer is not None:
-                return self._decode(cmd, answer)
-            if frame_errors and frame_errors[-1].startswith("ERR SEQ_ORDER"):
-                # The pump expects another number (it was reset, or another host talked to it).
+                return self._decode(cmd, answer, str(self.seq))
+            if frame_errors and frame_errors[-1].startswith(SEQ_REFUSALS):
+                # The pump expects another number (it was reset, or another host talked to it);
+                # the refused frame did nothing, so it goes again under that number.
                 self.seq = frames.parse_pairs(frame_errors[-1].split(" ")[2:])["allowed"]
                 body = self._body(cmd, kv)
         if frame_errors:
@@ -280,10 +301,12 @@ class PumpClient:
         pairs = frames.parse_pairs(rest.split(" ")) if rest else {}
         (self.telemetry if kind == "TEL" else self.events).append(pairs)
 
-    def _decode(self, cmd: str, rest: str) -> Answer:
+    def _decode(self, cmd: str, rest: str, seq: str = "-") -> Answer:
         status, _, tail = rest.partition(" ")
         if status == "OK":
             name, _, pairs = tail.partition(" ")
+            if name != cmd:
+                raise PumpMismatch(cmd, seq, rest)
             return Answer(frames.parse_pairs(pairs.split(" ")) if pairs else {})
         code, _, pairs = tail.partition(" ")
         raise PumpError(cmd, code, frames.parse_pairs(pairs.split(" ")) if pairs else {})

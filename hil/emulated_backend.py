@@ -66,11 +66,12 @@ class Rp2040Backend:
     def boot(self) -> None:
         if self.chip is None:
             self.chip = EmulatedChip(*self.files, self._image if self._image is not None else default_image())
-            self.pins = self.chip.state
-        elif not self._powered:
-            self.pins = self.chip.power_cut(0)
+            pins = self.chip.state
+        else:
+            pins = self.chip.power_cut(0) if not self._powered else self.chip.state
+        self.pins = pins
         self._powered = True
-        self._zero = self.pins.position  # the firmware's counter starts at 0 with each life
+        self._zero = pins.position  # the firmware's counter starts at 0 with each life
         self._samples = -1
         self._partial = b""
         self._state = 0

@@ -20,7 +20,8 @@ from __future__ import annotations
 import sys
 
 from hil.emulated_backend import Rp2040Backend, default_image
-from hil.pico_image import Unavailable
+from hil.emulated_pico import PinState
+from hil.pico_image import Unavailable, firmware_files
 from hil.pty_link import PtyLink
 from hil.virtual_board import VirtualBoard
 from sim.board_plant import BoardPlant
@@ -59,8 +60,9 @@ class EmulatedBoard(VirtualBoard):
         self._init_serving()
 
     @property
-    def pins(self):
+    def pins(self) -> PinState:
         """The chip's pins as of the last exchange (STEP edges since the first power-on)."""
+        assert self.firmware.pins is not None, "booted in __init__"
         return self.firmware.pins
 
     def tick(self) -> BoardOutputs:
@@ -104,6 +106,7 @@ def main(argv: list[str]) -> int:
         print(f"error: --speed {args.speed} is negative; allowed: 0 (as fast as possible) or more", file=sys.stderr)
         return 2
     try:
+        firmware_files(args.uf2)  # before the build: a missing UF2 is said at once
         board = EmulatedBoard(args.uf2, default_image(), speed=args.speed)
     except (Unavailable, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
     try:
         firmware_files(args.uf2)  # before the build: a missing UF2 is said at once
         board = EmulatedBoard(args.uf2, default_image(), speed=args.speed)
-    except (Unavailable, FileNotFoundError, ValueError) as e:
+    except (Unavailable, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"emulated Pico ({board.firmware.files[0].name}) command link: {board.port}", flush=True)

@@ -62,3 +62,20 @@ def test_cli_refuses_bad_input_with_exit_2(capsys, tmp_path):
     assert emulated_board.main(["--uf2", str(tmp_path / "none.uf2")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no MicroPython UF2 at") and "Traceback" not in err
+
+
+def test_cli_refuses_a_file_that_is_not_a_uf2(capsys, tmp_path):
+    """A --uf2 that is not a UF2 is refused by the chip's loader, by name and byte offset, exit 2."""
+    from hil.emulated_pico import emulator_installed
+
+    try:
+        pico_image.find_rom()
+    except Unavailable as e:
+        pytest.skip(str(e))
+    if not emulator_installed():
+        pytest.skip("no RP2040 emulator: run `make setup`")
+    bad = tmp_path / "firmware.uf2"
+    bad.write_bytes(b"\xff" * 1024)
+    assert emulated_board.main(["--uf2", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: block at byte 0 is not a UF2 block" in err and "Traceback" not in err

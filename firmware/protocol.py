@@ -12,6 +12,7 @@ import sys
 
 from firmware import FIRMWARE_VERSION, alarms, events, frames
 from firmware.controller import STATE_NAMES
+from firmware.datafile import build_id
 from firmware.errors import BAD_VALUE, Rejected
 from firmware.link_budget import ANSWER_BYTES_PER_POLL, LINES_PER_POLL, READ_BYTES_PER_POLL
 
@@ -53,6 +54,7 @@ class Protocol:
         self.ctl = controller
         self.link = link
         self.telemetry_ms = telemetry_ms
+        self.build = build_id()  # read once at boot, not in the loop
         self._line = bytearray(MAX_LINE + 1)  # + the CR of a CR LF
         self._len = 0
         self._overflow = False
@@ -215,7 +217,7 @@ class Protocol:
     def _cmd_id(self, kv):
         self._only(kv, ())
         c = self.ctl
-        return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
+        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("board", c.board.name), ("library", c.library.version),
                 ("syringes", c.syringes.version), ("last_seq", self.last_seq), ("runtime", runtime()))
 
     def _cmd_help(self, kv):
@@ -292,8 +294,7 @@ class Protocol:
         return (("state", self.ctl.state_name()), ("weight_g", kv["weight_g"]))
 
     def _cmd_vitals(self, kv):
-        self._only(kv, ("sbp", "dbp", "hr", "spo2"))
-        self.ctl.report_vitals(kv)
+        self.ctl.report_vitals(kv)  # firmware/vitals.py names unknown keys and missing readings
         return (("state", self.ctl.state_name()),)
 
     def _cmd_selftest(self, kv):

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from hil.report import new_run_folder
 
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
 
@@ -27,16 +30,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--board", default=None, help="board name under boards/ (default: VIRTUAL, or the one the pump reports)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the virtual plant (default 1)")
     ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython", help="virtual board firmware runtime")
-    ap.add_argument("--report", default="out/hil", help="report folder (default out/hil)")
+    ap.add_argument("--report", default="out/hil", help="report root: each run writes REPORT/<UTC date-time>/ and "
+                    "points REPORT/latest at it (default out/hil)")
+    ap.add_argument("--operator-name", default="", help="who runs the bench, for the report")
+    ap.add_argument("--balance-calibrated", default="", metavar="DATE", help="the balance's last calibration date, for the report")
     ap.add_argument("--junitxml", help="JUnit XML file (default: REPORT/junit.xml)")
     ap.add_argument("--slow", action="store_true", help="also run the slow IEC 60601-2-24 accuracy test (2 h per rate on a bench)")
     ap.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     args = ap.parse_args(argv)
 
-    report = Path(args.report)
-    report.mkdir(parents=True, exist_ok=True)
-    pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-report", str(report),
+    report = new_run_folder(Path(args.report), time.time())
+    pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-run-folder", str(report),
                    "--junitxml", args.junitxml or str(report / "junit.xml"), "--hil-seed", str(args.seed),
+                   "--hil-operator", args.operator_name, "--balance-calibrated", args.balance_calibrated,
                    "--hil-runtime", args.runtime, "-o", "junit_family=xunit2", "-rs"]
     if args.port:
         pytest_args += ["--pump-port", args.port]

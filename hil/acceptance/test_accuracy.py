@@ -8,6 +8,7 @@ report. Run with `python -m hil run --slow` (or `pytest -m slow hil/acceptance`)
 import pytest
 
 from hil import iec60601
+from hil.acceptance.helpers import start_monitored
 from hil.report_plots import plot_startup_curve, plot_trumpet_curve
 
 RATES = {
@@ -18,7 +19,7 @@ RATES = {
     "minimum_1mlh": dict(drug="ketamine", profile="depression", conc_ug_ml=10000, weight_g=40000, dose_ug_kg=500,
                          duration_min=120, syringe="bd_plastipak_50"),
 }
-MEAN_ERROR_LIMIT_PCT = 2.0
+MEAN_ERROR_LIMIT_PCT = iec60601.PROTOCOL.flow_limit_pct
 
 
 @pytest.mark.slow
@@ -32,7 +33,7 @@ def test_gravimetric_accuracy(pump, balance, bench, hil_report, case):
     if answer["soft"] != "-":
         pump.confirm(answer["soft"].split(","))
     rate_ml_h = answer["rate_nl_h"] / 1e6
-    pump.start()
+    start_monitored(pump, bench)
     samples = bench.sample_every(30.0, 241, lambda: balance.weight_immediate().value_g, timeout_s=3 * 3600)
     pump.stop()
     result = iec60601.analyse([m for _, m in samples], rate_ml_h, t_min=[t / 60 for t, _ in samples])
@@ -40,6 +41,8 @@ def test_gravimetric_accuracy(pump, balance, bench, hil_report, case):
     csv_path = hil_report.write_csv(f"{name}.csv", [{"t_min": t / 60, "mass_g": m} for t, m in samples])
     figs = [plot_startup_curve(result, hil_report.path(f"{name}_startup.png"), case),
             plot_trumpet_curve(result, hil_report.path(f"{name}_trumpet.png"), case)]
+    hil_report.measure("mean flow error A", result.mean_error_pct, "%", -MEAN_ERROR_LIMIT_PCT, MEAN_ERROR_LIMIT_PCT,
+                       iec60601.PROTOCOL.flow_limit_source)
     hil_report.add(f"IEC 60601-2-24 accuracy at {rate_ml_h:.3g} mL/h", f"A = {result.mean_error_pct:+.2f} % (limit +/-{MEAN_ERROR_LIMIT_PCT} %)",
                    rows=[{"window_min": p.window_min, "ep_max_pct": p.ep_max_pct, "ep_min_pct": p.ep_min_pct} for p in result.trumpet],
                    figures=figs, csvs=[csv_path])

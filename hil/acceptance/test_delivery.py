@@ -3,7 +3,7 @@ for a matrix of weights, doses, concentrations and syringes."""
 
 import pytest
 
-from hil.acceptance.helpers import VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, weigh_ml
+from hil.acceptance.helpers import TOLERANCE_SOURCE, VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, start_monitored, weigh_ml
 
 # weight kg, dose mg/kg, concentration mg/mL, duration min, syringe (volume: mL)
 CASES = [
@@ -28,14 +28,16 @@ def test_delivered_volume_matches_the_prescription(pump, balance, bench, hil_rep
     balance.zero()
     answer = pump.program(**rx)
     assert answer["volume_nl"] == round(want_ml * 1e6)
-    pump.start()
+    start_monitored(pump, bench)
     timeout_s = 120 if bench.kind == "virtual" else duration_min * 60 * 1.2 + 120
     pump.wait_for_state(("complete",), timeout_s=timeout_s)
     bench.wait_s(60)  # the last drops reach the balance
     got_ml = weigh_ml(balance)
     error_pct = 100.0 * (got_ml - want_ml) / want_ml
+    hil_report.measure("delivered volume error", error_pct, "%", -VOLUME_TOLERANCE_PCT, VOLUME_TOLERANCE_PCT,
+                       TOLERANCE_SOURCE)
     hil_report.add(f"Delivered volume: {weight_kg} kg, {dose_mg_kg} mg/kg, {conc_mg_ml} mg/mL, {duration_min} min, {syringe}",
-                   f"tolerance +/-{VOLUME_TOLERANCE_PCT} % (commercial syringe pumps, REFERENCE.md)",
+                   f"tolerance +/-{VOLUME_TOLERANCE_PCT:g} % ({TOLERANCE_SOURCE})",
                    rows=[{"prescribed_ml": want_ml, "weighed_ml": got_ml, "error_pct": error_pct,
                           "pump_reported_ml": pump.status()["delivered_nl"] / 1e6}])
     assert abs(error_pct) <= VOLUME_TOLERANCE_PCT, f"delivered {got_ml:.3f} mL for {want_ml:.3f} mL ({error_pct:+.2f} %)"

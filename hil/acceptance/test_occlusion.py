@@ -3,7 +3,7 @@ intermediate and at the minimum rate, then the bolus released when the line is r
 
 import pytest
 
-from hil.acceptance.helpers import prescription, wait_pump_time, weigh_ml
+from hil.acceptance.helpers import prescription, start_monitored, wait_pump_time, weigh_ml
 
 RATES = {
     # name: (prescription, rate mL/h, bound on time to alarm s)
@@ -18,23 +18,37 @@ def test_occlusion_alarm_and_bolus(pump, balance, bench, plant, hil_report, case
     """Closing the line alarms within the bound; reopening releases less than 0.1 mL."""
     rx, rate_ml_h, bound_s = RATES[case]
     pump.program(**rx)
-    pump.start()
+    start_monitored(pump, bench)
     wait_pump_time(pump, bench, 300)  # five minutes of steady flow first
-    bench.vb.pause_then(plant.plant.occlude)
-    t0_ms = pump.status()["t_ms"]
+    before_mmhg = pump.status()["pressure_mmhg"]  # the plunger's glide friction, read as pressure
+    occluded_ms = []
+    bench.vb.pause_then(lambda: (plant.plant.occlude(), occluded_ms.append(bench.vb.t_ms)))
     st = pump.wait_for_state(("alarm",), timeout_s=120)
-    while st["state"] != "alarm":
-        st = pump.status()
-    time_to_alarm_s = (st["t_ms"] - t0_ms) / 1000.0
     assert st["alarm"] == "OCCLUSION"
+    # The time from the pump's own event log: a STATUS poll lands up to minutes of simulated time
+    # after the alarm when the virtual board runs as fast as it can.
+    alarm_ms = max(t for t, kind, value in pump.event_log() if kind == "alarm" and value == "OCCLUSION")
+    time_to_alarm_s = (alarm_ms - occluded_ms[0]) / 1000.0
     wait_pump_time(pump, bench, 20)  # the pressure-relief back-off completes
     before_ml = weigh_ml(balance)
     bench.vb.pause_then(plant.plant.release_occlusion)
     wait_pump_time(pump, bench, 120)
     bolus_ml = weigh_ml(balance) - before_ml
-    hil_report.add(f"Occlusion at {rate_ml_h} mL/h", "IEC 60601-2-24 occlusion test on the simulated line (BD 50 mL)",
+    hil_report.measure("occlusion time to alarm", time_to_alarm_s, "s", None, bound_s,
+                       "IEC 60601-2-24 asks it to be declared; bound from published 50 mL syringe figures")
+    hil_report.measure("occlusion bolus after release", bolus_ml, "mL", None, BOLUS_LIMIT_ML,
+                       "project target; the GIP hazard analysis allows 0.5 mL")
+    setup = (f"{plant.syringe_id} (plant seed {plant.seed}), primed {plant.prime_ml:g} mL, line closed after 300 s of "
+             f"steady flow at {rate_ml_h} mL/h, occlusion level {st['occlusion']}")
+    hil_report.add(f"Occlusion at {rate_ml_h} mL/h",
+                   f"IEC 60601-2-24 occlusion test on the simulated line: {setup}. Time from the pump's event log. "
+                   "The pump's pressure is read from the plunger force, so it includes the plunger's glide friction "
+                   f"({before_mmhg} mmHg before the line was closed); the rise to the alarm is the line's own pressure, "
+                   "the figure the simulator's summary prints as 'line at'.",
                    rows=[{"rate_ml_h": rate_ml_h, "time_to_alarm_s": time_to_alarm_s,
-                          "pump_pressure_at_alarm_mmhg": st.get("alarm_pressure_mmhg"),
+                          "pump_pressure_at_alarm_mmhg": st["alarm_pressure_mmhg"],
+                          "pump_pressure_before_mmhg": before_mmhg,
+                          "pressure_rise_to_alarm_mmhg": st["alarm_pressure_mmhg"] - before_mmhg,
                           "bolus_after_release_ml": bolus_ml, "bolus_limit_ml": BOLUS_LIMIT_ML}])
     assert time_to_alarm_s <= bound_s
     assert bolus_ml <= BOLUS_LIMIT_ML

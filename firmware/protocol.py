@@ -217,8 +217,8 @@ class Protocol:
     def _cmd_id(self, kv):
         self._only(kv, ())
         c = self.ctl
-        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("board", c.board.name), ("library", c.library.version),
-                ("syringes", c.syringes.version), ("last_seq", self.last_seq), ("runtime", runtime()))
+        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("runtime", runtime()), ("board", c.board.name),
+                ("library", c.library.version), ("syringes", c.syringes.version), ("last_seq", self.last_seq))
 
     def _cmd_help(self, kv):
         return (("commands", ",".join(COMMANDS)),)

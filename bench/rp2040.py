@@ -22,6 +22,7 @@ from hil.pico_image import ROOT, SHORT_RX, Unavailable, filesystem_image, short_
 PROBE = ROOT / "bench" / "rp2040_probe.py"
 LIMIT_EMULATED_S = 240
 PROBE_LINE = re.compile(rb"probe (\{[^\n]*\})\r?\n")
+MARK = re.compile(rb"probe-mark (\w+)")
 
 
 def probe_image(source: bool = False) -> bytes:
@@ -48,9 +49,12 @@ def probe(uf2: str | None = None, source: bool = False) -> dict:
     output = b""
     try:
         found = None
+        marks = {}  # probe-mark name -> (wall s, emulated ms) when the host saw it
         while found is None:
             board.tick()
             output += board.pins.serial
+            for name in MARK.findall(board.pins.serial):
+                marks[name.decode()] = (time.perf_counter(), board.t_ms)
             found = PROBE_LINE.search(output)
             if found is None and (board.t_ms > LIMIT_EMULATED_S * 1000 or board.pins.watchdog_resets):
                 raise RuntimeError(f"the probe did not finish (t = {board.t_ms} ms, watchdog resets "
@@ -59,6 +63,8 @@ def probe(uf2: str | None = None, source: bool = False) -> dict:
         result = json.loads(found.group(1))
         result["host_runaway_edges"] = board.pins.disabled_edges  # EN is off for the runaway only
         result["host_step_edges"] = board.pins.forward_edges + board.pins.backward_edges
+        (wall0_loop, t0_loop), (wall1_loop, t1_loop) = marks["loop"], marks["end"]
+        result["loop_speed"] = (t1_loop - t0_loop) / 1000 / (wall1_loop - wall0_loop)
         result["emulated_s"] = board.t_ms / 1000
         result["instructions"] = board.pins.instructions
         result["wall_s"] = wall
@@ -85,8 +91,9 @@ def figures() -> list[Figure]:
                        "ticks_refused_under_heap_lock": d["heap_locked_ticks_refused"]}),
         Figure("rp2040_tick_us_median", d["tick_us_median"], "us", params=params),
         Figure("rp2040_tick_us_p99", d["tick_us_p99"], "us", params=params),
-        Figure("rp2040_emulated_speed", round(d["emulated_s"] / d["wall_s"], 2), "emulated s per wall s",
-               params={**params, "emulated_s": d["emulated_s"], "wall_s": round(d["wall_s"], 1)}),
+        Figure("rp2040_emulated_speed", round(d["loop_speed"], 2), "emulated s per wall s",
+               params={**params, "measured_over": "the main loop infusing (%d ticks)" % d["ticks"],
+                       "whole_probe": "%.1f emulated s in %.1f wall s" % (d["emulated_s"], d["wall_s"])}),
         Figure("rp2040_boot_to_ready_s", d["ready_ms"] / 1000, "s (emulated)",
                params={**params, "firmware_import_and_build_ms": d["boot_ms"]}),
     ]

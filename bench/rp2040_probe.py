@@ -15,6 +15,7 @@ import micropython  # type: ignore[import-not-found]  # MicroPython only
 
 RUNAWAY_BUDGET = 50  # the gate's budget ...
 RUNAWAY_ASKED = 120  # ... and what a runaway generator is asked for
+VITALS = {"sbp": 125, "dbp": 80, "bp_id": 1, "hr": 72, "spo2": 98}
 TICKS = 200  # 20 s of infusion at 100 ms, timed and under heap_lock
 COUNTED_TICKS = 100  # gc.mem_alloc() around each: it walks the whole heap (~7 ms on the RP2040)
 
@@ -87,6 +88,7 @@ def main(rx):
     ctl.program_prescription(rx)
     if ctl.program.soft_fields:
         ctl.confirm(ctl.program.soft_fields)
+    ctl.report_vitals(VITALS)  # the bedside monitor's readings the profile needs fresh at START
     ctl.start()
     tick_us = [0] * TICKS
     _loop(ctl, protocol, 20)  # settle: first telemetry, first journal writes
@@ -94,7 +96,9 @@ def main(rx):
     gc.collect()
     out["heap_free_infusing"] = gc.mem_free()
     out["heap_alloc_infusing"] = gc.mem_alloc()
+    print("probe-mark loop")  # the host times the plain loop between the marks (emulated speed)
     _, _, refused = _loop(ctl, protocol, TICKS, tick_us, locked=True)
+    print("probe-mark end")
     out["state"] = ctl.state_name()
     out["ticks"] = TICKS
     out["counted_ticks"] = COUNTED_TICKS

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from hil.acceptance.helpers import start_monitored
 from hil.client import PumpClient
 from hil.emulated_backend import default_image
 from hil.emulated_board import EmulatedBoard
@@ -80,7 +81,7 @@ def test_short_infusion_puts_out_exactly_the_planned_steps(board, pump):
     """0.5 mL over 2 min completes; the STEP edges the driver saw equal the plan's total exactly."""
     total = _program_short(pump)
     before = board.pins
-    pump.start()
+    start_monitored(pump, board)
     done = pump.wait_for_state(("complete",), timeout_s=WAIT_S, poll_s=0.5)
     after = board.pins
     assert done["steps"] == total > 3000
@@ -95,7 +96,7 @@ def test_power_cut_mid_infusion_comes_back_in_alarm_and_stays_put(board, pump, t
     again by itself."""
     total = _program_short(pump)
     before = board.pins.forward_edges
-    pump.start()
+    start_monitored(pump, board)
     while pump.status()["steps"] < total // 5:
         time.sleep(0.2)
     board.power_cycle(2.0)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from hil import ports
 
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
 
@@ -32,6 +35,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--slow", action="store_true", help="also run the slow IEC 60601-2-24 accuracy test (2 h per rate on a bench)")
     ap.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     args = ap.parse_args(argv)
+    try:
+        for role, option, port in (("pump", "--port", args.port), ("balance", "--balance", args.balance)):
+            if port:
+                ports.check_port(port, role, option)
+    except ports.PortError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     report = Path(args.report)
     report.mkdir(parents=True, exist_ok=True)
@@ -47,9 +57,16 @@ def main(argv: list[str]) -> int:
     pytest_args += ["-m", "slow or not slow"] if args.slow else []
     if args.keyword:
         pytest_args += ["-k", args.keyword]
+    started = time.time()
     code = pytest.main(pytest_args)
-    print(f"report: {report / 'index.html'}; JUnit XML: {args.junitxml or report / 'junit.xml'}; serial logs: {report / 'logs'}")
+    print(_written(started, report / "index.html", Path(args.junitxml or report / "junit.xml"), report / "logs"))
     return int(code)
+
+
+def _written(since: float, *paths: Path) -> str:
+    """Name what this run wrote, and only that (an old report left in the folder is not claimed)."""
+    fresh = [str(p) for p in paths if p.exists() and p.stat().st_mtime >= since - 1]
+    return "written: " + "; ".join(fresh) if fresh else "no report written"
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ The check opens the port with the HIL client and sends the operator protocol's I
 that does not answer in time is an error, with what to look at.
 """
 
-import os
 import subprocess
 import sys
 import time
 
+from hil import ports
 from tools import build as builder
 
 BOOT_WAIT_S = 3.0
@@ -26,23 +26,14 @@ class FlashError(Exception):
 
 
 def check_port(port: str | None) -> str:
-    """A port the user can fix: missing, or a device path that is not there."""
+    """A port the user can fix: missing, or a device path that is not there or not free."""
     if not port:
         raise FlashError("no PORT given: make flash BOARD=RPI_PICO PORT=/dev/ttyACM0 "
-                         "(serial ports on this machine: %s)" % list_ports())
-    if "://" not in port and not os.path.exists(port):
-        raise FlashError("port %s does not exist; serial ports on this machine: %s" % (port, list_ports()))
-    return port
-
-
-def list_ports() -> str:
+                         "(serial ports on this machine: %s)" % ports.list_ports())
     try:
-        from serial.tools import list_ports as lp
-
-        names = [p.device for p in lp.comports()]
-    except Exception:  # noqa: BLE001 - a listing is a hint, never a reason to fail
-        names = []
-    return ", ".join(names) if names else "none found (is the board plugged in?)"
+        return ports.check_port(port, "board", "PORT=")
+    except ports.PortError as e:
+        raise FlashError(str(e)) from e
 
 
 def mpremote_command(port: str, out_dir) -> list[str]:

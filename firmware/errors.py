@@ -21,6 +21,8 @@ BAD_STATE = "BAD_STATE"
 CONFIRMATION_MISMATCH = "CONFIRMATION_MISMATCH"
 BAD_BOARD = "BAD_BOARD"
 NOT_READY = "NOT_READY"
+SERVICE_REQUIRED = "SERVICE_REQUIRED"  # a test-only profile outside the SERVICE state
+SERVICE_ACTIVE = "SERVICE_ACTIVE"  # a clinical profile while in SERVICE
 
 
 class Rejected(Exception):

@@ -34,6 +34,7 @@ each written with an empty line before it, so no single flipped bit can merge tw
     ack     a=                          alarm acknowledged
     stop    [d=]                        infusion ended by the operator (or program discarded)
     done    d=                          infusion complete
+    svc     on=                         the SERVICE state entered (1) or left (0)
     snap    state (see compact())       written only by compaction
 
     e.g. `57 1203400 prog d=8800 c=9450 *272ca7dd` is 41 bytes with its two newlines. A
@@ -79,7 +80,7 @@ MIN_MAX_BYTES = const(1024)
 
 # Kinds that appear in the event log, with the key that gives their value.
 EVENT_VALUE_KEYS = {"boot": "r", "clock": "w", "rx": None, "start": "n", "pause": "d", "resume": "d",
-                    "alarm": "a", "ack": "a", "stop": "d", "done": "d"}
+                    "alarm": "a", "ack": "a", "stop": "d", "done": "d", "svc": "on"}
 _WALL_KEY = "w"
 _TORN_MARK = const(126)  # "~": no single flipped bit turns a hex digit or a newline into it
 _REPAIR = b"~\n"
@@ -144,6 +145,7 @@ class RecoveredState:
         self.events = []  # the last keep_events: (seq, t_ms, kind, value)
         self.last_alarm = 0  # code; 0 when none was ever recorded
         self.alarm_acked = False
+        self.service = False  # in the SERVICE state (bench work, maintenance)
         self.bad_records = 0  # lines that failed their CRC (flipped bits), skipped
         self.torn_records = 0  # partial last lines left by power cuts, repaired at power-on
         self.torn_tail = False  # the file read ended in a partial line
@@ -193,7 +195,7 @@ class RecoveredState:
         s = self.session
         out = {"last_seq": self.last_seq, "prescription": self.prescription, "in_progress": self.in_progress,
                "delivered_steps": self.delivered_steps, "last_alarm": self.last_alarm,
-               "alarm_acked": self.alarm_acked, "bad_records": self.bad_records,
+               "alarm_acked": self.alarm_acked, "service": self.service, "bad_records": self.bad_records,
                "torn_records": self.torn_records, "past_doses": list(self.past_doses), "events": list(self.events)}
         if s is not None:
             out["session"] = (s.start_seq, s.start_t_ms, s.total_steps, s.total_ug, s.counted_steps,
@@ -349,27 +351,33 @@ def _on_done(st, seq, t_ms, fields, wall_s) -> None:
     _on_end(st, seq, t_ms, fields, wall_s)
 
 
+def _on_service(st, seq, t_ms, fields, wall_s) -> None:
+    st.service = _int(fields, "on") == 1
+
+
 def _on_snap(st, seq, t_ms, fields, wall_s) -> None:
     past = _parse_doses(fields.get("past", "-"))
     alarm, acked = _int(fields, "al"), _int(fields, "ack")
+    service = _opt_int(fields, "svc")
     bad, torn = _int(fields, "bad"), _int(fields, "torn")
     session = _snap_session(fields) if "sq" in fields else None
     st.past_doses = past
     st.session = session
     st.last_alarm = alarm
     st.alarm_acked = acked == 1
+    st.service = service == 1
     st.bad_records = bad + st._bad_in_file
     st.torn_records = torn + st._torn_in_file
 
 
 _HANDLERS = {"boot": _on_boot, "clock": _on_clock, "rx": _on_rx, "start": _on_start, "prog": _on_motion,
              "resume": _on_motion, "pause": _on_pause, "alarm": _on_alarm, "ack": _on_ack, "stop": _on_end,
-             "done": _on_done, "snap": _on_snap}
+             "done": _on_done, "svc": _on_service, "snap": _on_snap}
 
 
 # ---- snapshot encoding -------------------------------------------------------------------
 def _snap_pairs(st: RecoveredState) -> list:
-    pairs = [("al", st.last_alarm), ("ack", 1 if st.alarm_acked else 0), ("bad", st.bad_records),
+    pairs = [("al", st.last_alarm), ("ack", 1 if st.alarm_acked else 0), ("svc", 1 if st.service else 0), ("bad", st.bad_records),
              ("torn", st.torn_records), ("past", _format_doses(st.past_doses))]
     s = st.session
     if s is not None:
@@ -702,6 +710,10 @@ class Journal:
 
     def complete(self, counted_steps: int) -> None:
         self._append("done", [("d", _check_count("counted_steps", counted_steps))])
+
+    def service(self, on: bool) -> None:
+        """The SERVICE state entered or left (firmware/service.py)."""
+        self._append("svc", [("on", 1 if on else 0)])
 
     # ---- writing -------------------------------------------------------------------------
     def _append(self, kind: str, pairs: list) -> None:

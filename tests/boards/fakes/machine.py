@@ -11,6 +11,7 @@ _state = {"freq": 125_000_000, "reset_cause": PWRON_RESET, "irq_disabled": 0}
 pins: dict = {}
 watchdogs: list = []
 uarts: list = []
+timers: list = []
 
 
 def reset() -> None:
@@ -18,6 +19,7 @@ def reset() -> None:
     pins.clear()
     watchdogs.clear()
     uarts.clear()
+    timers.clear()
 
 
 def freq(hz=None):
@@ -105,6 +107,41 @@ class WDT:
 
     def feed(self) -> None:
         self.feeds += 1
+
+
+class Timer:
+    """machine.Timer as MicroPython v1.28.0 has it (ports/rp2/machine_timer.c: a soft timer,
+    id -1 only; ports/esp32/machine_timer.c: hardware timers 0-3): init(mode=, period= ms,
+    callback=), deinit(), ONE_SHOT/PERIODIC. The callback is a scheduled (soft) IRQ that runs
+    when the VM is next free: here, when a test calls `run_ms()`, once per elapsed period."""
+
+    ONE_SHOT, PERIODIC = 0, 1
+
+    def __init__(self, id=-1, **kw) -> None:
+        self.id = id
+        self.mode = None
+        self.period_ms = 0
+        self.callback = None
+        self._due_ms = 0
+        timers.append(self)
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=None) -> None:
+        if period is None or period <= 0:
+            raise ValueError("period")
+        self.mode, self.period_ms, self.callback, self._due_ms = mode, period, callback, period
+
+    def deinit(self) -> None:
+        self.callback = None
+
+    def run_ms(self, elapsed_ms: int) -> None:
+        while self.callback is not None and elapsed_ms >= self._due_ms:
+            elapsed_ms -= self._due_ms
+            self.callback(self)
+            if self.mode == self.ONE_SHOT:
+                self.callback = None
+            self._due_ms = self.period_ms
 
 
 class UART:

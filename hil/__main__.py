@@ -3,6 +3,7 @@
     python -m hil virtual [--runtime micropython|cpython] [--speed 1]   serve the virtual board on a pty
     python -m hil accuracy FILE.csv --rate R_ML_H [...]                 IEC 60601-2-24 analysis of balance data
     python -m hil run [--port P] [...]                                  the acceptance suite
+    python -m hil rig [--runtime ...] [--speed 0]                       a virtual QA bench: pump, balance, relays on ptys
 """
 
 import sys
@@ -13,6 +14,7 @@ def main(argv: list[str]) -> int:
         "virtual": "hil.virtual_board",
         "accuracy": "hil.accuracy",
         "run": "hil.run",
+        "rig": "hil.virtual_rig",
     }
     if not argv or argv[0] not in commands:
         print((__doc__ or "").strip(), file=sys.stderr)

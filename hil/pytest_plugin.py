@@ -8,6 +8,8 @@ Options (each also a fixture of the same name, with dashes as underscores):
     --hil-seed N        seed of the virtual plant and balance, default 1
     --hil-runtime RT    where the virtual board's firmware runs: micropython (default) or cpython
     --hil-report DIR    report folder (HTML page, PNG figures, CSV samples), default out/hil
+    --operator          on a bench: prompt the operator for the hands' steps (hil/procedure.py)
+    --bench-fixture F   on a bench: a rig does the hands' steps, as the TOML file F says
 
 Fixtures: `bench` (hil.bench.RealBench or VirtualBench, fresh for each test on the virtual board),
 `pump` (a connected hil.client.PumpClient with its own serial log), `balance` (hil.balance.Balance
@@ -35,6 +37,8 @@ OPTIONS = {
     "--hil-seed": dict(default=1, type=int, help="seed of the virtual plant (default 1)"),
     "--hil-runtime": dict(default="micropython", choices=("micropython", "cpython"), help="virtual board firmware runtime"),
     "--hil-report": dict(default="out/hil", help="report folder (default out/hil)"),
+    "--operator": dict(action="store_true", default=False, help="prompt the operator for the bench steps"),
+    "--bench-fixture": dict(default=None, help="TOML file of the rig's actions for the bench steps"),
 }
 
 
@@ -93,15 +97,27 @@ def _suite_properties(request, record_testsuite_property, pump_port, board, hil_
     return props
 
 
-def _make_bench(pump_port, balance_port, board, seed, runtime, storage_dir):
+@pytest.fixture(scope="session")
+def bench_procedure(operator, bench_fixture):
+    """The bench's hands (hil.procedure), one for the session; None on the virtual board."""
+    from hil.procedure import load
+
+    procedure = load(operator, bench_fixture)
+    yield procedure
+    if procedure is not None:
+        procedure.close()
+
+
+def _make_bench(pump_port, balance_port, board, seed, runtime, storage_dir, procedure=None):
     if pump_port:
-        return RealBench(pump_port, balance_port, board)
+        return RealBench(pump_port, balance_port, board, procedure)
     return VirtualBench(board=board, runtime=runtime, seed=seed, storage_dir=storage_dir)
 
 
 @pytest.fixture
-def bench(request, pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path, _suite_properties):
-    b = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path / "flash")
+def bench(request, pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path, _suite_properties, bench_procedure):
+    b = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path / "flash",
+                    bench_procedure if pump_port else None)
     yield b
     b.close()
 
@@ -118,20 +134,9 @@ def pump(request, bench):
     path.write_text("")
     request.node.user_properties.append(("serial_log", str(path)))
     client = PumpClient.open(bench.pump_url, log_path=path)
-    if bench.kind == "bench":
-        _return_to_idle(client)
+    bench.prepare(client)
     yield client
     client.close()
-
-
-def _return_to_idle(client: PumpClient) -> None:
-    """A real board keeps its state between tests: bring it back to idle first."""
-    st = client.status()
-    if st["state"] == "alarm":
-        client.acknowledge()
-        st = client.status()
-    if st["state"] not in ("idle",):
-        client.stop()
 
 
 @pytest.fixture

@@ -58,17 +58,17 @@ class Service:
         """May this profile be programmed now? Rejected with the way out when not."""
         if profile.test_only and not self.active:
             raise Rejected(SERVICE_REQUIRED, "profile", "%s/%s" % (profile.drug, profile.name),
-                           "test-only: SERVICE action=enter first")
+                           "in_SERVICE")  # allowed texts carry no spaces: they travel as one token
         if self.active and not profile.test_only:
             raise Rejected(SERVICE_ACTIVE, "profile", "%s/%s" % (profile.drug, profile.name),
-                           ",".join(library.test_profiles()) + " (or SERVICE action=leave)")
+                           ",".join(library.test_profiles()))
 
     def _prepare_flash(self, state: str) -> None:
         if not self.active:
-            raise Rejected(BAD_STATE, "flash", "not_in_service", "SERVICE action=enter first")
+            raise Rejected(BAD_STATE, "flash", "not_in_service", "in_SERVICE")
         self._require(state, _ENTER_FROM, "flash")
         if self.hal.switches.syringe_present():
-            raise Rejected(NOT_READY, "syringe_present", "true", "no syringe loaded")
+            raise Rejected(NOT_READY, "syringe_present", "true", "no_syringe")
         self.hal.stepper.halt()
         self.hal.stepper.enable(False)
         self.hal.watchdog.feed_from_timer()

@@ -75,6 +75,7 @@ class Controller:
         self._near_end_warned = False
         self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
+        self._backoff_left = 0  # back-off steps the generator has not taken yet
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
         self._alarm_serial = 0  # counts latched alarms; the journal writes each once
         self._journaled_alarm = 0
@@ -271,8 +272,7 @@ class Controller:
             period_us = self._tick_us // due
             if period_us < self._min_period_us:
                 period_us = self._min_period_us
-            self.hal.stepper.move(due, period_us)
-            self._commanded += due
+            self._commanded += self.hal.stepper.move(due, period_us)
 
     def _watch(self, dt_ms: int) -> None:
         """The interlocks while running, then the warnings."""
@@ -298,19 +298,30 @@ class Controller:
         if n <= 0:
             return
         self._backoff_target = self.hal.counter.count() - n
+        self._backoff_left = n
         self.hal.stepper.enable(True)
-        self.hal.stepper.move(-n, self._min_period_us)
+        self._backoff_left += self.hal.stepper.move(-n, self._min_period_us)
 
     def _relieve(self) -> None:
-        """Back-off in progress: stop as soon as the counter says the volume is taken back."""
-        if self.hal.counter.count() <= self._backoff_target or self.hal.stepper.pending() == 0:
-            self._end_backoff()
-            self.events.push(events.WARNING, alarms.BACKOFF_DONE, self.now_ms)
+        """Back-off in progress: stop as soon as the counter says the volume is taken back, or
+        when every back-off step has gone out (a generator that takes one train at a time is
+        asked again here for the rest)."""
+        if self.hal.counter.count() <= self._backoff_target:
+            self._finish_backoff()
+        elif self.hal.stepper.pending() == 0:
+            if self._backoff_left <= 0:
+                self._finish_backoff()
+            else:
+                self._backoff_left += self.hal.stepper.move(-self._backoff_left, self._min_period_us)
+
+    def _finish_backoff(self) -> None:
+        self._end_backoff()
+        self.events.push(events.WARNING, alarms.BACKOFF_DONE, self.now_ms)
 
     def _end_backoff(self) -> None:
         if self._backoff_target is not None:
-            self.hal.stepper.halt()
             self.hal.stepper.enable(False)
+            self.hal.stepper.halt()
             self._backoff_target = None
             self._resync_commanded()
 
@@ -320,13 +331,14 @@ class Controller:
         delivered = self.hal.counter.count() - self._origin_count
         total = self.program.total_steps
         if delivered >= total:
-            # The independent counter, not the generator, decides that the dose is complete.
+            # The independent counter, not the generator, decides that the dose is complete:
+            # the driver's enable goes first, then the generator stops.
+            self.hal.stepper.enable(False)
             self.hal.stepper.halt()
             if delivered > total + _OVERRUN_TOLERANCE_STEPS:
                 self.raise_alarm(alarms.DOSE_OVERRUN)
                 return
-            if self.state == RUNNING and self.plan.done() and delivered >= total:
-                self.hal.stepper.enable(False)
+            if self.state == RUNNING and self.plan.done():
                 self._set_state(COMPLETE)
 
     # ---- alarms ------------------------------------------------------------------------
@@ -427,14 +439,17 @@ class Controller:
 
     # ---- internals ---------------------------------------------------------------------
     def _halt_motion(self) -> None:
+        self.hal.stepper.enable(False)  # the driver's enable is the safety cut: first, always
         self.hal.stepper.halt()
-        self.hal.stepper.enable(False)
         self._resync_commanded()
 
     def _resync_commanded(self) -> None:
-        # Steps dropped from the generator's queue are re-issued by the plan after a resume.
+        # Steps dropped from the generator's queue are re-issued by the plan after a resume;
+        # a train still in flight after a halt (the ESP32's RMT is never interrupted) will be
+        # counted, so it counts as commanded: its pulses reach a disabled driver, and the
+        # counter errs on the side of more delivered, never less.
         if self.plan is not None:
-            self._commanded = self.delivered_steps()
+            self._commanded = self.delivered_steps() + self.hal.stepper.pending()
 
     def _set_state(self, state: int) -> None:
         self.state = state

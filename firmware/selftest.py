@@ -73,12 +73,14 @@ def check_force(force, wait_ms) -> tuple:
 
 def _move_and_count(hal, steps: int, wait_ms) -> int:
     before = hal.counter.count()
-    hal.stepper.move(steps, DRY_MOVE_PERIOD_US)
+    left = steps - hal.stepper.move(steps, DRY_MOVE_PERIOD_US)
     limit_ms = (DRY_MOVE_STEPS * DRY_MOVE_PERIOD_US) // 1000 * 2 + 100
     waited = 0
-    while hal.stepper.pending() != 0 and waited < limit_ms:
+    while (left != 0 or hal.stepper.pending() != 0) and waited < limit_ms:
         wait_ms(WAIT_STEP_MS)
         waited += WAIT_STEP_MS
+        if left != 0:
+            left -= hal.stepper.move(left, DRY_MOVE_PERIOD_US)  # a generator that takes one train at a time
     wait_ms(WAIT_STEP_MS)  # a runaway would show here
     return hal.counter.count() - before
 
@@ -94,8 +96,8 @@ def check_step_counter(controller, wait_ms) -> tuple:
         forward = _move_and_count(hal, DRY_MOVE_STEPS, wait_ms)
         back = _move_and_count(hal, -DRY_MOVE_STEPS, wait_ms)
     finally:
-        hal.stepper.halt()
         hal.stepper.enable(False)
+        hal.stepper.halt()
     ok = forward == DRY_MOVE_STEPS and back == -DRY_MOVE_STEPS
     detail = "counted %+d and %+d of %d steps each way" % (forward, back, DRY_MOVE_STEPS)
     if not ok:

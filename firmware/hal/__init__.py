@@ -24,12 +24,16 @@ class Stepper:
         """Drive the driver's EN pin: off means the motor cannot move whatever is queued."""
         raise NotImplementedError
 
-    def move(self, steps: int, period_us: int) -> None:
-        """Queue `steps` microsteps (negative: backwards) spaced `period_us` apart."""
+    def move(self, steps: int, period_us: int) -> int:
+        """Queue up to `steps` microsteps (negative: backwards) spaced `period_us` apart; return
+        the signed number taken. A generator that cannot queue (the ESP32's RMT) takes what
+        fits in one train, or nothing while a train plays; the caller asks again for the rest
+        (the motion plan does, every tick), so no train ever grows with a backlog."""
         raise NotImplementedError
 
     def halt(self) -> None:
-        """Drop everything queued and stop at once."""
+        """Drop everything queued. The caller drops EN first: the driver's enable is the
+        safety cut, the generator stop comes second (a train in flight may play out)."""
         raise NotImplementedError
 
     def pending(self) -> int:

@@ -1,24 +1,39 @@
 """The ESP32 DevKitC behind the HAL seam.
 
-Steps come from the RMT peripheral: each move is written as one pulse train of (level,
-duration) items at 1 us resolution (80 MHz / 80), and the hardware plays it out with no CPU
-involvement. An RMT item lasts at most 32,767 ticks, so a low phase longer than 32.767 ms
-(any rate under ~30 steps/s) is written as several low items back to back: a 2 s period is
-one 2 us high item and 62 low items of up to 32,767 us. The controller queues at most one
-tick's steps at a time, so in practice a slow infusion sends one step per tick or fewer.
+Steps come from the RMT peripheral: each move is one pulse train of (level, duration) items at
+1 us resolution (80 MHz / 80) that the hardware plays with no CPU involvement. Three rules keep
+MicroPython v1.28.0's RMT (ports/esp32/esp32_rmt.c) safe to use from a control loop:
 
-The STEP line is counted by a PCNT unit, with DIR on its control input reversing the count,
-on separate sense pins wired to the driver's STEP and DIR (board.json pins.step_sense and
-pins.dir_sense). PCNT counts in hardware to +/-32000 and an interrupt adds each wrap, the way
-MicroPython's own machine.Counter does on this chip.
+- A train is never interrupted. `RMT.active(False)` spins with interrupts off until the train
+  has gone out, resets the chip through the interrupt watchdog past ~300 ms, and leaves
+  MicroPython's in-flight count stuck so that `wait_done(timeout=0)` is False for good. So
+  `halt()` never calls it: the driver's EN (dropped first by the controller) is the safety cut,
+  and the train in flight (at most one control tick) plays out to a disabled driver; the
+  independent counter sees those pulses, so the count errs on the side of more delivered.
+- A train lasts at most one control tick and is never extended: `move()` takes what fits in
+  one tick and in the channel's memory and returns how many steps it took; the rest stays in
+  the motion plan, which asks again next tick. While a train plays, `move()` takes nothing
+  (`write_pulses` would block the loop until the train ended).
+- A train fits the channel's memory (`num_symbols=RMT_SYMBOLS`, one symbol kept for the end
+  marker), so it never needs a refill: the TX interrupt is not in IRAM in the ESP32 build, so a
+  refill due while littlefs writes the journal comes late and the hardware replays stale items
+  as extra STEP pulses.
+
+An RMT item lasts at most 32,767 ticks, so a low phase longer than 32.767 ms is several low
+items back to back. The last step of a train keeps only the minimum low time: the spacing to
+the next step is the next tick's business, so a slow infusion's one-step train is 2 us high and
+a few us low, not a whole period.
+
+The STEP line is counted by a PCNT unit, with DIR on its control input reversing the count, on
+separate sense pins wired to the driver's STEP and DIR (board.json pins.step_sense and
+pins.dir_sense). PCNT counts in hardware to +/-32000 and a (soft) interrupt adds each wrap, the
+way MicroPython's own machine.Counter does on this chip.
 
     hal = build(Board.load("ESP32_DEVKITC"))
-    hal.stepper.enable(True); hal.stepper.move(640, 125)   # 8000 steps/s for 80 ms
+    hal.stepper.enable(True); taken = hal.stepper.move(640, 125)   # up to 8000 steps/s
 
-Unlike the Pico's PIO path, move() builds its pulse list on the heap (esp32.RMT takes a list
-or tuple); the last train is reused when the next move has the same count and period.
-The ESP32 has no hardware gate between counter and generator: RMT plays exactly the items it
-was given and has no program that could run away, and the controller's interlock reads PCNT.
+Needs MicroPython 1.27 or later (1.28.0 checked): esp32.PCNT arrived in 1.26, RMT.active (the
+marker of the rewritten RMT with num_symbols) in 1.27; `build()` says so on an older firmware.
 """
 
 import machine
@@ -28,7 +43,7 @@ from firmware.compat import const
 from firmware.hal import Hal
 from firmware.hal.file_storage import FileStorage
 from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
-                                     reset_cause_name, setting)
+                                     reset_cause_name, setting, ESP32_RESET_NAMES)
 
 RMT_CHANNEL = const(0)
 RMT_CLOCK_DIV = const(80)  # 80 MHz APB / 80 = 1 MHz: one tick per microsecond
@@ -37,7 +52,9 @@ PCNT_UNIT = const(0)
 STORAGE_ROOT = "/data"
 PCNT_RANGE = const(32000)
 PCNT_FILTER_TICKS = const(40)  # 0.5 us at 80 MHz: glitches shorter than any real STEP pulse
-MAX_STEPS_PER_TRAIN = const(1000)
+RMT_SYMBOLS = const(256)  # 4 of the ESP32's 64-word channel blocks, one channel's worth is too few
+TRAIN_SYMBOLS_MAX = const(255)  # RMT_SYMBOLS less the end marker: a train never needs a refill
+MIN_VERSION = (1, 27, 0)
 
 
 def high_us_for(step_pulse_min_ns: int) -> int:
@@ -45,21 +62,43 @@ def high_us_for(step_pulse_min_ns: int) -> int:
     return (step_pulse_min_ns + 999) // 1000 + 1
 
 
+def _low_items(low_us: int, durations: list, levels: list) -> None:
+    while low_us > 0:
+        item = low_us if low_us <= RMT_PULSE_MAX else RMT_PULSE_MAX
+        durations.append(item)
+        levels.append(0)
+        low_us -= item
+
+
 def step_train(steps: int, period_us: int, high_us: int):
-    """(durations, levels) for `steps` pulses `period_us` apart, each item within RMT's limit."""
-    low_us = period_us - high_us
+    """(durations, levels) for `steps` pulses `period_us` apart, each item within RMT's limit.
+
+    The last pulse is followed by the minimum low time only (as long as the high time)."""
     durations = []
     levels = []
-    for _ in range(steps):
+    for i in range(steps):
         durations.append(high_us)
         levels.append(1)
-        left = low_us
-        while left > 0:
-            item = left if left <= RMT_PULSE_MAX else RMT_PULSE_MAX
-            durations.append(item)
-            levels.append(0)
-            left -= item
+        _low_items(period_us - high_us if i < steps - 1 else high_us, durations, levels)
     return durations, levels
+
+
+def steps_that_fit(period_us: int, high_us: int, train_us: int) -> int:
+    """How many steps one train may carry: within `train_us` (one control tick) and within the
+    channel's memory (two pulses per symbol)."""
+    by_time = 1 + (train_us - 2 * high_us) // period_us
+    pulses_per_step = 1 + (period_us - high_us + RMT_PULSE_MAX - 1) // RMT_PULSE_MAX
+    by_memory = (2 * TRAIN_SYMBOLS_MAX) // pulses_per_step
+    n = by_time if by_time < by_memory else by_memory
+    return n if n > 1 else 1
+
+
+def check_firmware(version: tuple, esp32_module) -> None:
+    """Stop the boot with a clear message on a MicroPython too old for this HAL."""
+    if tuple(version[:3]) < MIN_VERSION or not hasattr(esp32_module, "PCNT") or not hasattr(esp32_module.RMT, "active"):
+        raise RuntimeError("MicroPython %s is too old for the ESP32 HAL: esp32.PCNT needs 1.26 and the RMT with "
+                           "num_symbols and active() 1.27; flash v1.27 or later (v1.28.0 checked)"
+                           % ".".join(str(v) for v in version[:3]))
 
 
 class PcntStepCounter:
@@ -95,17 +134,16 @@ class RmtStepper:
     """The RMT channel on STEP, the DIR and EN pins driven by the CPU."""
 
     def __init__(self, rmt, dir_pin, enable_pin, counter: PcntStepCounter, high_us: int,
-                 dir_forward_level: int, enable_active_level: int) -> None:
+                 dir_forward_level: int, enable_active_level: int, train_us: int) -> None:
         self._rmt = rmt
         self._dir = dir_pin
         self._en = enable_pin
         self._counter = counter
         self._high_us = high_us
         self._min_period_us = 2 * high_us
+        self._train_us = train_us
         self._forward = dir_forward_level
         self._en_on = enable_active_level
-        self._backlog = 0
-        self._period_us = 0
         self._issued = counter.count()  # net position once every train has gone out
         self._last_key = (0, 0)
         self._last_train = ([], [])
@@ -114,41 +152,32 @@ class RmtStepper:
     def enable(self, on: bool) -> None:
         self._en.value(self._en_on if on else 1 - self._en_on)
 
-    def move(self, steps: int, period_us: int) -> None:
-        if steps == 0:
-            return
-        if self._backlog != 0 and (steps > 0) != (self._backlog > 0):
-            self._backlog = 0
-        self._backlog += steps
-        self._period_us = period_us if period_us > self._min_period_us else self._min_period_us
-        self._flush()
-
-    def _flush(self) -> None:
-        steps = self._backlog
+    def move(self, steps: int, period_us: int) -> int:
+        """One train of at most one tick's steps; returns the signed steps taken (0 while busy)."""
         if steps == 0 or not self._rmt.wait_done(timeout=0):
-            return  # the channel is still playing the last train: never block the loop
+            return 0  # the channel still plays the last train: never block the loop
+        period_us = period_us if period_us > self._min_period_us else self._min_period_us
         n = steps if steps > 0 else -steps
-        if n > MAX_STEPS_PER_TRAIN:
-            n = MAX_STEPS_PER_TRAIN
+        fit = steps_that_fit(period_us, self._high_us, self._train_us)
+        if n > fit:
+            n = fit
         self._dir.value(self._forward if steps > 0 else 1 - self._forward)
-        key = (n, self._period_us)
+        key = (n, period_us)
         if key != self._last_key:
-            self._last_train = step_train(n, self._period_us, self._high_us)
+            self._last_train = step_train(n, period_us, self._high_us)
             self._last_key = key
         durations, levels = self._last_train
         self._rmt.write_pulses(durations, levels)
-        signed = n if steps > 0 else -n
-        self._issued += signed
-        self._backlog -= signed
+        taken = n if steps > 0 else -n
+        self._issued += taken
+        return taken
 
     def halt(self) -> None:
-        self._rmt.active(False)  # stops the train now
-        self._backlog = 0
-        self._issued = self._counter.count()
+        """Nothing is queued beyond the train in flight, which is never interrupted (see the
+        module docstring): the controller has already dropped EN."""
 
     def pending(self) -> int:
-        self._flush()
-        return self._issued - self._counter.count() + self._backlog
+        return self._issued - self._counter.count()
 
 
 def build_link(board):
@@ -166,11 +195,14 @@ def build_link(board):
 
 
 def reset_cause() -> str:
-    return reset_cause_name(machine)
+    return reset_cause_name(machine, ESP32_RESET_NAMES)
 
 
 def build(board) -> Hal:
     """HAL factory named by boards/ESP32_DEVKITC/board.json."""
+    import sys
+
+    check_firmware(sys.implementation.version, esp32)
     pins = board.pins
     forward = setting(board.doc, "drive", "dir_forward_level", (0, 1), board.name)
     en_active = setting(board.doc, "drive", "enable_active_level", (0, 1), board.name)
@@ -180,9 +212,9 @@ def build(board) -> Hal:
     step_sense = machine.Pin(pin_number(pins, "step_sense", board.name), machine.Pin.IN)
     dir_sense = machine.Pin(pin_number(pins, "dir_sense", board.name), machine.Pin.IN)
     counter = PcntStepCounter(esp32.PCNT(PCNT_UNIT), step_sense, dir_sense, forward)
-    rmt = esp32.RMT(RMT_CHANNEL, pin=step, clock_div=RMT_CLOCK_DIV, idle_level=False)
+    rmt = esp32.RMT(RMT_CHANNEL, pin=step, clock_div=RMT_CLOCK_DIV, idle_level=False, num_symbols=RMT_SYMBOLS)
     high = high_us_for(board.doc["drive"]["step_pulse_min_ns"])
-    stepper = RmtStepper(rmt, direction, enable, counter, high, forward, en_active)
+    stepper = RmtStepper(rmt, direction, enable, counter, high, forward, en_active, board.tick_ms * 1000)
     hal = Hal(TicksClock(), stepper, counter, build_force(machine, board, pins), build_switches(machine, board, pins),
               FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT, lambda: machine.Timer(0)), build_link(board))
     # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no

@@ -129,19 +129,27 @@ class UartLink:
         self._uart.write(data)
 
 
-_RESET_NAMES = (
+# machine.reset_cause() per port, as a word the journal and the operator can read.
+ESP32_RESET_NAMES = (
     ("PWRON_RESET", "power_on"),
     ("HARD_RESET", "hard"),
     ("WDT_RESET", "watchdog"),
     ("DEEPSLEEP_RESET", "deep_sleep"),
     ("SOFT_RESET", "soft"),
 )
+# The rp2 port has only PWRON_RESET and WDT_RESET: the chip tells whether its watchdog caused
+# the last reset and nothing else, so power-on, the RUN pin and an interpreter restart (which
+# does not reset the chip) all read PWRON_RESET. The word says only what is known.
+RP2040_RESET_NAMES = (
+    ("PWRON_RESET", "not_watchdog"),
+    ("WDT_RESET", "watchdog"),
+)
 
 
-def reset_cause_name(machine_module) -> str:
-    """machine.reset_cause() as a word the journal and the operator can read."""
+def reset_cause_name(machine_module, names: tuple) -> str:
+    """machine.reset_cause() named from the port's table."""
     cause = machine_module.reset_cause()
-    for constant, name in _RESET_NAMES:
+    for constant, name in names:
         if getattr(machine_module, constant, None) == cause:
             return name
     return "unknown_%d" % cause

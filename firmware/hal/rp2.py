@@ -22,7 +22,7 @@ from firmware.compat import const
 from firmware.hal import Hal, rp2_pio
 from firmware.hal.file_storage import FileStorage
 from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
-                                     reset_cause_name, setting)
+                                     reset_cause_name, setting, RP2040_RESET_NAMES)
 
 GENERATOR_SM = const(0)  # PIO0 SM0: the generator has PIO0's instruction memory to itself
 COUNTER_SM = const(4)  # PIO1 SM0
@@ -99,14 +99,16 @@ class PioStepper:
     def enable(self, on: bool) -> None:
         self._en.value(self._en_on if on else 1 - self._en_on)
 
-    def move(self, steps: int, period_us: int) -> None:
+    def move(self, steps: int, period_us: int) -> int:
+        """All of it is taken: the PIO FIFOs queue commands, and a backlog waits for room."""
         if steps == 0:
-            return
+            return 0
         if self._backlog != 0 and (steps > 0) != (self._backlog > 0):
             self._backlog = 0  # a reversal replaces what had not gone out yet
         self._backlog += steps
         self._backlog_period_us = period_us if period_us > self._min_period_us else self._min_period_us
         self._flush()
+        return steps
 
     def _flush(self) -> None:
         steps = self._backlog
@@ -179,7 +181,7 @@ def build_link(board):
 
 def reset_cause() -> str:
     """Why the board last reset: power_on, watchdog, soft, ..."""
-    return reset_cause_name(machine)
+    return reset_cause_name(machine, RP2040_RESET_NAMES)
 
 
 def build(board) -> Hal:

@@ -50,13 +50,14 @@ class VirtualStepper:
     def enable(self, on: bool) -> None:
         self.enabled = on
 
-    def move(self, steps: int, period_us: int) -> None:
+    def move(self, steps: int, period_us: int) -> int:
         if steps == 0:
-            return
+            return 0
         if self._remaining == 0:
             self._due_us = self._now_us + period_us
         self._remaining += steps
         self._period_us = period_us if period_us > 0 else 1
+        return steps
 
     def halt(self) -> None:
         self._remaining = 0

@@ -67,11 +67,32 @@ def test_uart_link_reads_only_what_arrived():
     assert link.read(buf) == 4 and link.read(buf) == 3
 
 
-@pytest.mark.parametrize("cause,name", [(fake_machine.PWRON_RESET, "power_on"), (fake_machine.WDT_RESET, "watchdog"), (99, "unknown_99")])
-def test_reset_cause_names(cause, name):
-    """machine.reset_cause() maps to a word; an unknown code is kept in the word."""
+@pytest.mark.parametrize("port,cause,name", [
+    ("esp32", 1, "power_on"), ("esp32", 3, "watchdog"), ("esp32", 5, "soft"), ("esp32", 99, "unknown_99"),
+    ("rp2", 1, "not_watchdog"), ("rp2", 3, "watchdog"), ("rp2", 5, "unknown_5"),
+])
+def test_reset_cause_names_per_port(port, cause, name):
+    """machine.reset_cause() maps to a word from the port's own table. The rp2 port knows only
+    whether its watchdog caused the last chip reset, so PWRON_RESET there claims no power cut;
+    a code the port does not define is kept in the word."""
+    fake_machine.use_port(port)
     fake_machine.set_reset_cause(cause)
-    assert machine_io.reset_cause_name(fake_machine) == name
+    table = machine_io.RP2040_RESET_NAMES if port == "rp2" else machine_io.ESP32_RESET_NAMES
+    assert machine_io.reset_cause_name(fake_machine, table) == name
+
+
+def test_fake_machine_has_each_ports_reset_constants_and_watchdog_limit():
+    """The rp2 port defines only PWRON_RESET and WDT_RESET and refuses a WDT over 8388 ms; the
+    esp32 port has all five causes and no such limit (MicroPython v1.28.0)."""
+    fake_machine.use_port("rp2")
+    assert not hasattr(fake_machine, "SOFT_RESET") and fake_machine.WDT_RESET == 3
+    with pytest.raises(ValueError, match="8388"):
+        fake_machine.WDT(timeout=8389)
+    assert fake_machine.WDT(timeout=8388).timeout == 8388
+    fake_machine.use_port("esp32")
+    assert fake_machine.SOFT_RESET == 5 and fake_machine.WDT(timeout=20_000).timeout == 20_000
+    with pytest.raises(ValueError):
+        fake_machine.WDT(timeout=0)
 
 
 def test_board_file_errors_name_file_key_and_value():

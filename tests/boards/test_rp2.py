@@ -141,9 +141,20 @@ def test_watchdog_starts_on_the_first_feed_with_the_board_timeout(hal):
 
 
 def test_reset_cause_names_the_watchdog(hal):
-    """machine.reset_cause() == WDT_RESET reads as "watchdog", also through the built HAL."""
-    fake_machine.set_reset_cause(fake_machine.WDT_RESET)
+    """machine.reset_cause() == WDT_RESET reads as "watchdog", also through the built HAL; on the
+    rp2 port any other reset says only that it was not the watchdog."""
+    fake_machine.use_port("rp2")
+    fake_machine.set_reset_cause(3)
     assert rp2_hal.reset_cause() == "watchdog" and getattr(hal, "reset_cause")() == "watchdog"
+    fake_machine.set_reset_cause(1)
+    assert rp2_hal.reset_cause() == "not_watchdog"
+
+
+def test_board_watchdog_fits_the_rp2040_limit(hal):
+    """boards/RPI_PICO's watchdog_ms is accepted by the rp2 port's WDT (at most 8388 ms)."""
+    fake_machine.use_port("rp2")
+    hal.watchdog.feed()
+    assert fake_machine.watchdogs[0].timeout <= 8388
 
 
 def test_missing_pin_is_named():

@@ -1,13 +1,37 @@
 """A fake of MicroPython's `machine` module for host tests of the board HALs.
 
 Pins remember every value written and read what a test puts in `level` (or asks of `reader`).
+
+Port differences follow MicroPython v1.28.0: `use_port("rp2")` gives the rp2 port's reset
+causes (only PWRON_RESET and WDT_RESET exist, ports/rp2/modmachine.c) and its watchdog limit
+(ports/rp2/machine_wdt.c: a timeout over 8388 ms is a ValueError, the RP2040's 24-bit counter
+at 2 ticks per us); `use_port("esp32")` (the default) the esp32 port's five causes and a
+watchdog that only needs a positive timeout (ports/esp32/machine_wdt.c). `WDT(id)` takes id 0.
 """
 
 from typing import Callable
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 
-_state = {"freq": 125_000_000, "reset_cause": PWRON_RESET, "irq_disabled": 0}
+PORTS = {
+    "esp32": {"causes": {"PWRON_RESET": 1, "HARD_RESET": 2, "WDT_RESET": 3, "DEEPSLEEP_RESET": 4, "SOFT_RESET": 5},
+              "wdt_max_ms": None},
+    "rp2": {"causes": {"PWRON_RESET": 1, "WDT_RESET": 3}, "wdt_max_ms": 8388},
+}
+_ALL_CAUSES = PORTS["esp32"]["causes"]
+
+_state = {"freq": 125_000_000, "reset_cause": PWRON_RESET, "irq_disabled": 0, "port": "esp32"}
+
+
+def use_port(name: str) -> None:
+    """Take on the named port's reset-cause constants and watchdog limit."""
+    _state["port"] = name
+    causes = PORTS[name]["causes"]
+    for constant, value in _ALL_CAUSES.items():
+        if constant in causes:
+            globals()[constant] = value
+        else:
+            globals().pop(constant, None)
 pins: dict = {}
 watchdogs: list = []
 uarts: list = []
@@ -15,7 +39,8 @@ timers: list = []
 
 
 def reset() -> None:
-    _state.update(freq=125_000_000, reset_cause=PWRON_RESET, irq_disabled=0)
+    _state.update(freq=125_000_000, reset_cause=1, irq_disabled=0)
+    use_port("esp32")
     pins.clear()
     watchdogs.clear()
     uarts.clear()
@@ -101,6 +126,13 @@ class Pin:
 
 class WDT:
     def __init__(self, id=0, timeout=5000) -> None:
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        limit = PORTS[_state["port"]]["wdt_max_ms"]
+        if timeout <= 0:
+            raise ValueError("WDT timeout too short")
+        if limit is not None and timeout > limit:
+            raise ValueError("timeout exceeds %d" % limit)
         self.timeout = timeout
         self.feeds = 0
         watchdogs.append(self)

@@ -188,6 +188,7 @@ def test_uart_link_is_built_from_the_board_file(monkeypatch):
 def test_maintenance_hands_the_watchdog_to_a_machine_timer(hal):
     """SERVICE action=flash: a periodic machine.Timer at a quarter of watchdog_ms feeds the WDT
     while main.py is stopped, so a re-flash is not cut short by a watchdog reset."""
+    fake_machine.use_port("rp2")  # the soft Timer(-1): the RP2040 port's only machine.Timer
     hal.watchdog.feed()
     hal.watchdog.feed_from_timer()
     (timer,) = fake_machine.timers

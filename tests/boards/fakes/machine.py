@@ -15,8 +15,8 @@ PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 
 PORTS = {
     "esp32": {"causes": {"PWRON_RESET": 1, "HARD_RESET": 2, "WDT_RESET": 3, "DEEPSLEEP_RESET": 4, "SOFT_RESET": 5},
-              "wdt_max_ms": None},
-    "rp2": {"causes": {"PWRON_RESET": 1, "WDT_RESET": 3}, "wdt_max_ms": 8388},
+              "wdt_max_ms": None, "timer_ids": (0, 1, 2, 3)},
+    "rp2": {"causes": {"PWRON_RESET": 1, "WDT_RESET": 3}, "wdt_max_ms": 8388, "timer_ids": (-1,)},
 }
 _ALL_CAUSES = PORTS["esp32"]["causes"]
 
@@ -150,6 +150,8 @@ class Timer:
     ONE_SHOT, PERIODIC = 0, 1
 
     def __init__(self, id=-1, **kw) -> None:
+        if id not in PORTS[_state["port"]]["timer_ids"]:
+            raise ValueError("Timer(%d) doesn't exist" % id)
         self.id = id
         self.mode = None
         self.period_ms = 0

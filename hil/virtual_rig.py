@@ -1,6 +1,6 @@
 """The virtual rig: a whole QA bench on ptys, for trying the real-bench path without hardware.
 
-    python -m hil rig [--runtime micropython|cpython] [--speed 0] [--seed 1]
+    python -m hil rig [--runtime micropython|cpython] [--speed 100] [--seed 1]
 
 serves the virtual board's command link, the simulated MT-SICS balance under the line's
 outlet, and a third port standing for the rig's relay controller, then prints their paths:
@@ -23,6 +23,13 @@ The relay controller takes one command a line and answers "OK" (or "ERR <why>"):
 
 A real rig's controller (relays on a microcontroller) can take the same lines; the fixture
 file says what to send, so another controller only needs another file.
+
+Pace. On this path the harness treats the pump as a real bench does: it polls in wall time
+(a second apart in long waits) and its commands take wall time to arrive. The rig therefore
+runs at a bounded pace, 100 simulated seconds per wall second by default: a 40 min infusion
+in 24 s, and a one-second poll is 100 s of pump time, small beside the minutes the tests wait.
+Unbounded (`--speed 0`, hundreds of times real time and varying with the machine's load) a
+poll could miss a whole infusion.
 """
 
 from __future__ import annotations
@@ -37,10 +44,11 @@ from hil.pty_link import PtyLink
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "virtual_rig.toml"
 ENV_PORT = "HIL_RIG_PORT"
+DEFAULT_SPEED = 100.0
 
 
 class VirtualRig:
-    def __init__(self, runtime: str = "micropython", seed: int = 1, speed: float = 0.0) -> None:
+    def __init__(self, runtime: str = "micropython", seed: int = 1, speed: float = DEFAULT_SPEED) -> None:
         self._storage = tempfile.TemporaryDirectory(prefix="virtual-rig-")
         self.bench = VirtualBench(runtime=runtime, seed=seed, speed=speed, storage_dir=Path(self._storage.name))
         self.pump_port = self.bench.pump_url
@@ -106,7 +114,8 @@ def main(argv: list[str]) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m hil rig", description="Serve a virtual QA bench on ptys.")
     ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython")
-    ap.add_argument("--speed", type=float, default=0.0, help="simulated seconds per wall second (0: as fast as possible)")
+    ap.add_argument("--speed", type=float, default=DEFAULT_SPEED,
+                    help=f"simulated seconds per wall second (default {DEFAULT_SPEED:g}; 0: as fast as possible)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     if args.speed < 0:

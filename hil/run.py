@@ -6,9 +6,11 @@
 With no --port it starts a virtual board (the firmware in MicroPython, the simulated plant and
 a simulated balance) and runs the same tests against it. On a bench, the steps that need hands
 (load a syringe, close a clamp, cut the power) are prompted (--operator) or done by a rig
-(--fixture, hil/procedure.py); with neither, the tests that need them are skipped. It runs pytest on hil/acceptance/ with
-the harness's plugin; the report folder gets the JUnit XML, an HTML page with the figures and
-the raw samples as CSV, and one serial log per test. Exit code: pytest's (0 only if all passed).
+(--fixture, hil/procedure.py); with neither, the tests that need them are skipped. It runs
+pytest on hil/acceptance/ with the harness's plugin; the report folder gets the JUnit XML, an
+HTML page with the figures and the raw samples as CSV, and one serial log per test. A port that
+is missing or busy, or a fixture file that does not hold, stops it first: one line, exit code 2.
+Otherwise the exit code is pytest's (0 only if all passed).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ def _outcomes(junit) -> dict:
     return out
 
 
+@pytest.mark.timeout(900)  # about 80 min of pump time at the rig's 100x, and the suite's set-up
 def test_a_delivery_and_a_power_cut_on_the_bench_path(tmp_path):
     """One delivery case, the power-loss recovery and a refusal on the real-bench path: the rig
     loads the syringe and cuts the power; the delivery runs in SERVICE on water; the refusal
@@ -68,6 +69,7 @@ def test_procedure_options_checked_before_any_test(tmp_path, args, message):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # about 8 h of pump time at the rig's 100x
 def test_the_whole_suite_on_the_bench_path(tmp_path):
     """Every acceptance test but the two-hour IEC test, every delivery case included, passes on
     the real-bench path with the rig's fixture answering the procedure."""

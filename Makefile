@@ -6,9 +6,19 @@ STAMP := $(VENV)/.setup-stamp
 STUBS_STAMP := typings/.setup-stamp
 BOARD ?= RPI_PICO
 
-.PHONY: setup test sim typecheck bench hil build flash clean
+.PHONY: setup browser test sim typecheck bench hil build flash clean
 
-setup: $(STAMP) $(STUBS_STAMP)
+setup: $(STAMP) $(STUBS_STAMP) browser
+
+# Headless Chromium (Debian's package) for the HIL report's browser test; installed only where
+# that is possible (root with apt-get), otherwise the test skips and says how to install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report's browser test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install chromium: the report's browser test will be skipped"; \
+	  else echo "no chromium (apt-get install chromium as root): the report's browser test will be skipped"; fi; }
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

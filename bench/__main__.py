@@ -16,6 +16,8 @@ STEPS = [
     ("false alarms", lambda: [sim_runs.false_alarms()]),
     ("firmware cost", firmware_cost.firmware),
     ("link", firmware_cost.link),
+    ("link burst", firmware_cost.link_burst),
+    ("journal wear", firmware_cost.journal_wear),
 ]
 
 

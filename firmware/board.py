@@ -11,6 +11,15 @@ from firmware.errors import BAD_BOARD, Rejected
 
 DRIVERS = ("A4988", "DRV8825", "TMC2209")
 
+# The pins each MCU's HAL drives (firmware/hal/rp2.py, firmware/hal/esp32.py): the common ones,
+# and how each counts the STEP line independently of the generator: the RP2040's PIO budget
+# gate on its own pin, the ESP32's PCNT on separate STEP and DIR sense pins. The virtual board
+# has none.
+COMMON_PINS = ("step", "dir", "enable", "hx711_data", "hx711_clock", "syringe_present", "plunger_engaged",
+               "end_stop_empty")
+MAX_GPIO = 48  # the highest GPIO number of the supported MCUs (ESP32)
+MCU_PINS = {"rp2040": COMMON_PINS + ("step_gate",), "esp32": COMMON_PINS + ("step_sense", "dir_sense"), "virtual": ()}
+
 # key path -> (min, max) for every integer the firmware relies on.
 _INT_RANGES = (
     ("drive.full_steps_per_rev", 24, 400),
@@ -72,6 +81,10 @@ class Board:
         self.watchdog_ms = doc["watchdog_ms"]
         self.force = doc["force"]
         self.pins = doc.get("pins", {})
+        mcus = ",".join(sorted(MCU_PINS))
+        if self.mcu not in MCU_PINS:
+            raise Rejected(BAD_BOARD, "mcu", self.mcu, mcus)
+        self.required_pins = MCU_PINS[self.mcu]  # what the power-on self-test checks first
 
     @classmethod
     def load(cls, name: str, boards_dir: str = "") -> "Board":

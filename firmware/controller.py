@@ -20,7 +20,8 @@ faster than the library's hard rate limit.
 from firmware import alarms, dosing, events, prescription, pressure
 from firmware.compat import const
 from firmware.datafile import data_path, load_json
-from firmware.errors import BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, NOT_READY, Rejected
+from firmware.errors import (BAD_STATE, BAD_VALUE, CONFIRMATION_MISMATCH, CUMULATIVE_LIMIT, HARD_LIMIT, MISSING_FIELD,
+                             NOT_READY, Rejected)
 from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
@@ -90,13 +91,15 @@ class Controller:
             hal.storage, clock=hal.clock, max_bytes=jl["max_bytes"], keep_events=jl["keep_events"])
         recovered = self.journal.power_on(reset_cause)
         self.recovered_events = list(recovered.events)  # what the journal held at power-on
+        self._restore_settings(recovered.settings)
         self._recover(recovered, reset_cause)
         self.service_state = Service(self.journal, hal)  # in SERVICE if the journal says so
 
     # ---- operator commands -------------------------------------------------------------
     def program_prescription(self, fields: dict, prior_ug_24h=None):
         """Validate and hold a prescription; a soft-limit entry waits for confirmation. What was
-        given in the last 24 h comes from the journal unless the caller says."""
+        given in the last 24 h, and to which patient, comes from the journal (the caller may
+        give the amount)."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
         try:
             profile = self.library.profile(fields.get("drug"), fields.get("profile"))
@@ -108,7 +111,9 @@ class Controller:
             prior_ug_24h = self.journal.ug_last_24h()
             if prior_ug_24h is None:
                 prior_ug_24h = self._unknown_prior(profile)
-        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h)
+        # A test-only profile's weight is nominal (water has no patient): it binds no patient.
+        patient_g = None if profile is not None and profile.test_only else self.journal.patient_g()
+        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h, patient_g)
         self.journal.prescription(p.entered())
         self.program = p
         self.plan = None  # type: ignore[assignment]
@@ -120,6 +125,33 @@ class Controller:
         if profile is not None and profile.limit("cumulative_ug_kg_24h") is not None:
             raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
         return 0
+
+    def reidentify_patient(self, weight_g, was_g) -> None:
+        """The operator declares another patient (weight_g) in place of the one dosed in the
+        last 24 h, restating that one's recorded weight (was_g) so the step cannot be taken
+        blind. Journalled first; the earlier doses then no longer count towards the daily
+        maximum, and a program held for the earlier patient is discarded."""
+        self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "patient")
+        for name, value in (("weight_g", weight_g), ("was_g", was_g)):
+            if value is None:
+                raise Rejected(MISSING_FIELD, name, "", "required")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise Rejected(BAD_VALUE, name, value, "an integer")
+        limit = self.library.weight_g
+        if not limit.within_hard(weight_g):
+            raise Rejected(HARD_LIMIT, "weight_g", weight_g, limit.hard_text())
+        recorded = self.journal.patient_g()
+        if recorded is None or was_g != recorded:
+            raise Rejected(CONFIRMATION_MISMATCH, "was_g", was_g, "none" if recorded is None else str(recorded))
+        self.service(self.now_ms)  # a completion is on flash before the patient changes
+        if self.journal.state.in_progress:
+            # An infusion the pump no longer holds (ended by a final alarm, or halted before a
+            # reset): it ends here, with the delivered bound the journal has.
+            self.journal.stop()
+        self.journal.patient(weight_g, was_g)
+        self.program = None  # type: ignore[assignment]
+        self.plan = None  # type: ignore[assignment]
+        self._set_state(IDLE)
 
     def confirm(self, fields) -> None:
         """Accept a soft-limit entry; `fields` must name exactly the overridden fields."""
@@ -136,7 +168,7 @@ class Controller:
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
         self._max_steps_per_tick = self._rate_cap(p)
-        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+        self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
         self.safety.restart()
         self._near_end_warned = False
         self._origin_count = self.hal.counter.count()
@@ -144,9 +176,9 @@ class Controller:
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
         # Commits the first span before any motion. Water on a test-only profile is no drug: it
-        # must not count towards a clinical 24-hour limit.
+        # must not count towards a clinical 24-hour limit (nor bind a patient, see patient_g()).
         drug_ug = 0 if self.library.profile(p.drug, p.profile).test_only else p.total_ug
-        self.journal.start(p.total_steps, drug_ug, self._span)
+        self.journal.start(p.total_steps, drug_ug, self._span, p.weight_g)
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()
@@ -220,10 +252,13 @@ class Controller:
             self._set_state(IDLE)
 
     def set_occlusion_level(self, level: str) -> int:
-        """Choose the occlusion pressure level; returns its threshold in mmHg."""
+        """Choose the occlusion pressure level; returns its threshold in mmHg. Journalled
+        before it takes effect, so a reset comes back with the level chosen."""
         levels = self.limits["occlusion_levels_mmhg"]
         if level not in levels:
             raise Rejected(BAD_VALUE, "level", level, ",".join(sorted(levels)))
+        if level != self.occlusion_level:
+            self.journal.setting("occlusion", level)
         self.occlusion_level = level
         self.safety.set_level(levels[level])
         return levels[level]
@@ -389,6 +424,12 @@ class Controller:
             c = counted + self._span
         return c if c < self.program.total_steps else self.program.total_steps
 
+    def _restore_settings(self, settings: dict) -> None:
+        """The safety settings chosen before the reset (a level the data no longer has: the
+        default, as for a pump that was never set)."""
+        if settings.get("occlusion") in self.limits["occlusion_levels_mmhg"]:
+            self.occlusion_level = settings["occlusion"]
+
     def _recover(self, st, reset_cause: str) -> None:
         """After a reset: take back the program and the delivered bound of an interrupted
         infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
@@ -406,7 +447,7 @@ class Controller:
             self.plan.advance((delivered * p.duration_ms + p.total_steps - 1) // p.total_steps)
             self._max_steps_per_tick = self._rate_cap(p)
             self._span = s.span_steps
-            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level])
+            self.safety.arm(p, self.limits["occlusion_levels_mmhg"][self.occlusion_level], self._max_steps_per_tick)
             self._origin_count = self.hal.counter.count() - delivered
             self._commanded = delivered
             self._max_counted = delivered

@@ -23,6 +23,7 @@ BAD_BOARD = "BAD_BOARD"
 NOT_READY = "NOT_READY"
 SERVICE_REQUIRED = "SERVICE_REQUIRED"  # a test-only profile outside the SERVICE state
 SERVICE_ACTIVE = "SERVICE_ACTIVE"  # a clinical profile while in SERVICE
+PATIENT_MISMATCH = "PATIENT_MISMATCH"  # another weight than the patient dosed in the last 24 h
 
 
 class Rejected(Exception):

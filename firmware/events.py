@@ -13,10 +13,11 @@ ACK = const(3)  # value: alarm code acknowledged
 WARNING = const(4)  # value: warning code
 
 KIND_NAMES = {STATE: "state", ALARM: "alarm", ACK: "ack", WARNING: "warning"}
+RING_SIZE = 64  # events kept between two drains (one control tick raises a few at most)
 
 
 class EventRing:
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = RING_SIZE) -> None:
         self._kind = [0] * size
         self._value = [0] * size
         self._t_ms = [0] * size

@@ -11,6 +11,8 @@
   blocked line, and no more.
 - ForceHealth: the load cell falls silent, sticks on one value, or reads out of range.
 - StepSupervisor: commanded and counted steps disagree (stall, lost steps, extra steps).
+- RateGuard: the counted plunger advance runs faster than the controller ever commands (its
+  per-tick cap: twice the plan's rate, within the library's hard rate limit).
 """
 
 from firmware import alarms
@@ -177,4 +179,51 @@ class StepSupervisor:
                 return alarms.STEP_MISMATCH
         else:
             self._lag_ms = 0
+        return 0
+
+
+class RateGuard:
+    """The independent counter must never see the plunger advance faster than the per-tick
+    cap the controller commands at. The generator only plays what it is given, but a queue
+    held back and released at once (a stalled generator that recovers, a wrong step period)
+    would push it into the patient as a bolus: that is RATE_LIMIT, latched and final.
+
+    Judged over a window of ticks rather than tick by tick, so the jitter of a late tick does
+    not alarm, with one tick of cap as slack for steps in flight at a window's edge. Example:
+    standard 0.5 mg/kg over 40 min is about 1 step a tick, capped at 4 by the hard rate limit;
+    over a 1 s window the counter may see 44 steps, and the ~70 steps of a 7 s hold released
+    at once latch it."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self._limit = 0
+        self._in_window_ms = 0
+        self._steps = 0
+        self._last = 0
+        self._fresh = True
+
+    def configure(self, max_steps_per_tick: int, tick_ms: int) -> None:
+        self._limit = max_steps_per_tick * (self.window_ms // tick_ms + 1)
+
+    def restart(self) -> None:
+        """Motion (re)starts: the next count is the new base."""
+        self._in_window_ms = 0
+        self._steps = 0
+        self._fresh = True
+
+    def update(self, dt_ms: int, counted: int) -> int:
+        if self._fresh:
+            self._fresh = False
+            self._last = counted
+            return 0
+        advance = counted - self._last
+        self._last = counted
+        if advance > 0:
+            self._steps += advance
+        if self._steps > self._limit:
+            return alarms.RATE_LIMIT
+        self._in_window_ms += dt_ms
+        if self._in_window_ms >= self.window_ms:
+            self._in_window_ms = 0
+            self._steps = 0
         return 0

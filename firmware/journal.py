@@ -25,8 +25,9 @@ each written with an empty line before it, so no single flipped bit can merge tw
                                         infusion left open (the motor has been off since)
     clock   w=                          the wall clock was set
     rx      the entered fields          the prescription as entered (drug=ketamine ...)
-    start   n= u= sp=                   infusion started: total steps, total ug, and the most
-                                        steps any commitment may run ahead of the count
+    start   n= u= sp= g=                infusion started: total steps, total ug, the most
+                                        steps any commitment may run ahead of the count, and
+                                        the patient's body weight (the dose belongs to them)
     prog    d= c=                       progress: steps counted so far, steps committed
     pause   d=                          motor halted; d= steps counted after the halt
     resume  d= c=                       motor restarted
@@ -34,13 +35,18 @@ each written with an empty line before it, so no single flipped bit can merge tw
     ack     a=                          alarm acknowledged
     stop    [d=]                        infusion ended by the operator (or program discarded)
     done    d=                          infusion complete
-    svc     on=                         the SERVICE state entered (1) or left (0)
+    patient g= was=                     the operator re-identified the patient: another person
+                                        (or weight) from now on; the doses before no longer
+                                        count towards this patient's 24 h maximum
+    set     <setting>=<value>           a safety setting chosen over the link (occlusion=low)
+    seq     q=                          operator frames up to sequence number q may have been
+                                        accepted: after a reset the link continues after q
     snap    state (see compact())       written only by compaction
 
     e.g. `57 1203400 prog d=8800 c=9450 *272ca7dd` is 41 bytes with its two newlines. A
     progress record takes 28-50 bytes in a day's journal (about 47 late in a long infusion:
     a 16 KB journal holds ~350 of them, 29 min at one per 5 s), an event 26-45, a start
-    about 53, a prescription about 145, a snapshot 170-600.
+    about 60, a seq or set record 30-45, a prescription about 145, a snapshot 180-780.
 
 Delivery is recorded so that a cut at any instant errs on the safe side. The commitment `c`
 is written BEFORE the motor may go past the previous one: the controller calls `progress()`
@@ -60,13 +66,21 @@ in `bad_records`; inside an open infusion it widens the delivered bound by one s
 may have been a lost commitment. Later good records supersede that margin. (A damaged start
 record loses that infusion's totals: its dose reads as unknown, see ug_last_24h().)
 
+The patient and the daily maximum. Each start record carries the patient's weight, so the
+doses of the last 24 h name whom they were given to (`patient_g()`: the first recorded). A
+prescription for another weight is another patient or a corrected identity, which the
+operator must confirm; that confirmation is the `patient` record, and only from there on do
+the earlier doses stop counting. Settings (`set`) and the link's reserved sequence number
+(`seq`) are state like the rest: replay keeps the latest and compaction writes them into the
+snapshot, so neither a power cut nor a compaction loses them.
+
 Compaction. When the file grows past `max_bytes` the journal writes a new file holding the
 prescription record, the last `keep_events` event records (verbatim) and the recovered state
 as two identical `snap` records (one flipped bit cannot spoil both), and swaps it in with
 `storage.replace()`, which must be atomic (firmware.hal.file_storage writes a temporary file
 and renames it over the old one). A cut during compaction leaves the old file whole, so
-nothing is lost. The compacted file is about 3 KB with the defaults (64 events of ~40 bytes,
-two snapshots of at most ~600); the next compaction comes at `max_bytes` (16 KB), or a
+nothing is lost. The compacted file is about 3-4 KB with the defaults (64 events of ~40 bytes,
+two snapshots of at most ~780); the next compaction comes at `max_bytes` (16 KB), or a
 quarter of `max_bytes` later if keep_events and long prescriptions make the snapshot larger.
 """
 
@@ -77,11 +91,14 @@ DAY_MS = const(86400000)
 DAY_S = const(86400)
 MAX_PAST_DOSES = const(16)  # finished infusions kept for the cumulative limit; older merge
 MIN_MAX_BYTES = const(1024)
+# Sequence numbers reserved ahead of the operator link's latest frame (see accept_link_seq()).
+LINK_SEQ_AHEAD = const(256)
 
 # Kinds that appear in the event log, with the key that gives their value.
 EVENT_VALUE_KEYS = {"boot": "r", "clock": "w", "rx": None, "start": "n", "pause": "d", "resume": "d",
-                    "alarm": "a", "ack": "a", "stop": "d", "done": "d", "svc": "on"}
+                    "alarm": "a", "ack": "a", "stop": "d", "done": "d", "patient": "g", "set": None}
 _WALL_KEY = "w"
+_SETTING_PREFIX = "s_"  # a setting's key in a snapshot
 _TORN_MARK = const(126)  # "~": no single flipped bit turns a hex digit or a newline into it
 _REPAIR = b"~\n"
 
@@ -89,17 +106,19 @@ _REPAIR = b"~\n"
 class Session:
     """One infusion, from its start record: totals, counted steps and the delivered bound."""
 
-    def __init__(self, start_seq: int, start_t_ms: int, total_steps: int, total_ug: int) -> None:
+    def __init__(self, start_seq: int, start_t_ms: int, total_steps: int, total_ug: int, weight_g=None) -> None:
         self.start_seq = start_seq
         self.start_t_ms = start_t_ms
         self.total_steps = total_steps  # 0 when the start record was lost
         self.total_ug = total_ug
+        self.weight_g = weight_g  # the patient's, as entered; None when the start record was lost
         self.counted_steps = 0  # last count recorded: a lower bound of delivery
         self.delivered_steps = 0  # upper bound: never below the steps really delivered
         self.span_steps = 0  # most a commitment may run ahead of the count: one interval
         self.moving = False  # the motor may have been running when the record stream ended
         self.open = True  # not stopped or completed
         self.interrupted = False  # a power-on found it with the motor possibly running
+        self.earlier_patient = False  # given to the patient before a re-identification
         self.end_t_ms = start_t_ms  # last activity
         self.end_wall_s = None
 
@@ -141,11 +160,12 @@ class RecoveredState:
         self.t_ms = 0  # journal time of the last good record
         self.prescription = None  # dict of the entered fields
         self.session = None  # the last infusion, open or finished
-        self.past_doses = []  # earlier infusions: (end_t_ms, end_wall_s or None, ug or None)
+        self.past_doses = []  # earlier infusions: (end_t_ms, end_wall_s or None, ug or None, weight_g or None)
+        self.settings = {}  # safety settings chosen over the link: name -> value
+        self.link_seq = 0  # the operator link may have accepted frames up to this seq (0: none)
         self.events = []  # the last keep_events: (seq, t_ms, kind, value)
         self.last_alarm = 0  # code; 0 when none was ever recorded
         self.alarm_acked = False
-        self.service = False  # in the SERVICE state (bench work, maintenance)
         self.bad_records = 0  # lines that failed their CRC (flipped bits), skipped
         self.torn_records = 0  # partial last lines left by power cuts, repaired at power-on
         self.torn_tail = False  # the file read ended in a partial line
@@ -170,37 +190,54 @@ class RecoveredState:
     def alarm_latched(self) -> bool:
         return self.last_alarm != 0 and not self.alarm_acked
 
-    def ug_last_24h(self, now_t_ms: int, now_wall_s=None):
-        """Drug delivered (ug, rounded up) by infusions active in the last 24 h, or None when
-        one of them lost its totals. Wall-clock time decides where both ends know it;
-        otherwise journal time, which never runs ahead of real time, so in doubt it counts."""
+    def recent_doses(self, now_t_ms: int, now_wall_s=None) -> list:
+        """(ug or None, weight_g or None) of the infusions active in the last 24 h, oldest
+        first. Wall-clock time decides where both ends know it; otherwise journal time, which
+        never runs ahead of real time, so in doubt a dose counts as recent."""
         doses = list(self.past_doses)
-        if self.session is not None:
-            s = self.session
-            doses.append((s.end_t_ms, s.end_wall_s, s.delivered_ug()))
-        total = 0
-        for end_t_ms, end_wall_s, ug in doses:
+        s = self.session
+        if s is not None and not s.earlier_patient:
+            doses.append((s.end_t_ms, s.end_wall_s, s.delivered_ug(), s.weight_g))
+        out = []
+        for end_t_ms, end_wall_s, ug, weight_g in doses:
             if now_wall_s is not None and end_wall_s is not None:
                 recent = now_wall_s - end_wall_s < DAY_S
             else:
                 recent = now_t_ms - end_t_ms < DAY_MS
             if recent:
-                if ug is None:
-                    return None
-                total += ug
+                out.append((ug, weight_g))
+        return out
+
+    def ug_last_24h(self, now_t_ms: int, now_wall_s=None):
+        """Drug delivered (ug, rounded up) by infusions active in the last 24 h, or None when
+        one of them lost its totals."""
+        total = 0
+        for ug, _weight_g in self.recent_doses(now_t_ms, now_wall_s):
+            if ug is None:
+                return None
+            total += ug
         return total
+
+    def patient_g(self, now_t_ms: int, now_wall_s=None):
+        """The body weight of the patient the last 24 h's doses went to, as first recorded;
+        None when no recent dose names one. The daily maximum is held against this patient."""
+        for ug, weight_g in self.recent_doses(now_t_ms, now_wall_s):
+            if weight_g is not None and ug != 0:  # no drug given (water on a bench): no patient
+                return weight_g
+        return None
 
     def summary(self) -> dict:
         """The recovered facts as plain values (for status reports and comparisons)."""
         s = self.session
         out = {"last_seq": self.last_seq, "prescription": self.prescription, "in_progress": self.in_progress,
                "delivered_steps": self.delivered_steps, "last_alarm": self.last_alarm,
-               "alarm_acked": self.alarm_acked, "service": self.service, "bad_records": self.bad_records,
-               "torn_records": self.torn_records, "past_doses": list(self.past_doses), "events": list(self.events)}
+               "alarm_acked": self.alarm_acked, "bad_records": self.bad_records,
+               "torn_records": self.torn_records, "past_doses": list(self.past_doses), "events": list(self.events),
+               "settings": dict(self.settings), "link_seq": self.link_seq}
         if s is not None:
             out["session"] = (s.start_seq, s.start_t_ms, s.total_steps, s.total_ug, s.counted_steps,
                               s.delivered_steps, s.span_steps, s.moving, s.open, s.interrupted,
-                              s.end_t_ms, s.end_wall_s)
+                              s.end_t_ms, s.end_wall_s, s.weight_g, s.earlier_patient)
         return out
 
     # ---- applying records --------------------------------------------------------------
@@ -248,9 +285,9 @@ class RecoveredState:
             self.events.pop(0)
             self._event_lines.pop(0)
 
-    def _open_session(self, seq, t_ms, total_steps, total_ug) -> Session:
+    def _open_session(self, seq, t_ms, total_steps, total_ug, weight_g=None) -> Session:
         self._close_into_past()
-        self.session = Session(seq, t_ms, total_steps, total_ug)
+        self.session = Session(seq, t_ms, total_steps, total_ug, weight_g)
         return self.session
 
     def _running(self, seq, t_ms) -> Session:
@@ -263,8 +300,10 @@ class RecoveredState:
         s = self.session
         if s is None:
             return
-        self.past_doses.append((s.end_t_ms, s.end_wall_s, s.delivered_ug()))
         self.session = None
+        if s.earlier_patient:
+            return  # not this patient's dose
+        self.past_doses.append((s.end_t_ms, s.end_wall_s, s.delivered_ug(), s.weight_g))
         if len(self.past_doses) > MAX_PAST_DOSES:
             merged = _merge_doses(self.past_doses[0], self.past_doses[1])
             del self.past_doses[0]
@@ -272,10 +311,11 @@ class RecoveredState:
 
 
 def _merge_doses(a: tuple, b: tuple) -> tuple:
-    """Two old doses as one, on the cautious side: the later end, the sum, unknown wins."""
+    """Two old doses as one, on the cautious side: the later end, the sum, unknown wins; the
+    patient of the later one (while both are recent they are the same patient)."""
     wall = None if a[1] is None or b[1] is None else max(a[1], b[1])
     ug = None if a[2] is None or b[2] is None else a[2] + b[2]
-    return (max(a[0], b[0]), wall, ug)
+    return (max(a[0], b[0]), wall, ug, b[3])
 
 
 # ---- record handlers: read every field first, so a bad record changes nothing ------------
@@ -302,8 +342,8 @@ def _on_rx(st, seq, t_ms, fields, wall_s) -> None:
 
 
 def _on_start(st, seq, t_ms, fields, wall_s) -> None:
-    total_steps, total_ug, span = _int(fields, "n"), _int(fields, "u"), _int(fields, "sp")
-    s = st._open_session(seq, t_ms, total_steps, total_ug)
+    total_steps, total_ug, span, weight_g = _int(fields, "n"), _int(fields, "u"), _int(fields, "sp"), _int(fields, "g")
+    s = st._open_session(seq, t_ms, total_steps, total_ug, weight_g)
     s.span_steps = span
     s.touch(t_ms, wall_s)
 
@@ -351,34 +391,57 @@ def _on_done(st, seq, t_ms, fields, wall_s) -> None:
     _on_end(st, seq, t_ms, fields, wall_s)
 
 
-def _on_service(st, seq, t_ms, fields, wall_s) -> None:
-    st.service = _int(fields, "on") == 1
+def _on_patient(st, seq, t_ms, fields, wall_s) -> None:
+    """Re-identified: the doses so far went to someone else (an open infusion, which the
+    controller never lets this happen during, still counts)."""
+    _int(fields, "g")
+    _int(fields, "was")
+    if st.session is not None and not st.session.open:
+        st.session.earlier_patient = True
+    st.past_doses = []
+
+
+def _on_set(st, seq, t_ms, fields, wall_s) -> None:
+    for k in fields:
+        if k != _WALL_KEY:
+            st.settings[k] = fields[k]
+
+
+def _on_seq(st, seq, t_ms, fields, wall_s) -> None:
+    st.link_seq = _int(fields, "q")
 
 
 def _on_snap(st, seq, t_ms, fields, wall_s) -> None:
     past = _parse_doses(fields.get("past", "-"))
     alarm, acked = _int(fields, "al"), _int(fields, "ack")
-    service = _opt_int(fields, "svc")
     bad, torn = _int(fields, "bad"), _int(fields, "torn")
+    link_seq = _int(fields, "q")
+    settings = {}
+    for k in fields:
+        if k.startswith(_SETTING_PREFIX):
+            settings[k[len(_SETTING_PREFIX):]] = fields[k]
     session = _snap_session(fields) if "sq" in fields else None
+    st.settings = settings
+    st.link_seq = link_seq
     st.past_doses = past
     st.session = session
     st.last_alarm = alarm
     st.alarm_acked = acked == 1
-    st.service = service == 1
     st.bad_records = bad + st._bad_in_file
     st.torn_records = torn + st._torn_in_file
 
 
 _HANDLERS = {"boot": _on_boot, "clock": _on_clock, "rx": _on_rx, "start": _on_start, "prog": _on_motion,
              "resume": _on_motion, "pause": _on_pause, "alarm": _on_alarm, "ack": _on_ack, "stop": _on_end,
-             "done": _on_done, "svc": _on_service, "snap": _on_snap}
+             "done": _on_done, "patient": _on_patient, "set": _on_set, "seq": _on_seq, "snap": _on_snap}
 
 
 # ---- snapshot encoding -------------------------------------------------------------------
 def _snap_pairs(st: RecoveredState) -> list:
-    pairs = [("al", st.last_alarm), ("ack", 1 if st.alarm_acked else 0), ("svc", 1 if st.service else 0), ("bad", st.bad_records),
-             ("torn", st.torn_records), ("past", _format_doses(st.past_doses))]
+    pairs = [("al", st.last_alarm), ("ack", 1 if st.alarm_acked else 0), ("bad", st.bad_records),
+             ("torn", st.torn_records), ("past", _format_doses(st.past_doses)), ("q", st.link_seq)]
+    for k in sorted(st.settings):
+        pairs.append((_SETTING_PREFIX + k, st.settings[k]))
     s = st.session
     if s is not None:
         pairs += [("sq", s.start_seq), ("st", s.start_t_ms), ("n", s.total_steps), ("u", s.total_ug),
@@ -386,11 +449,13 @@ def _snap_pairs(st: RecoveredState) -> list:
                   ("flags", _flags(s)), ("et", s.end_t_ms)]
         if s.end_wall_s is not None:
             pairs.append(("ew", s.end_wall_s))
+        if s.weight_g is not None:
+            pairs.append(("g", s.weight_g))
     return pairs
 
 
 def _flags(s: Session) -> int:
-    return (1 if s.moving else 0) | (2 if s.open else 0) | (4 if s.interrupted else 0)
+    return (1 if s.moving else 0) | (2 if s.open else 0) | (4 if s.interrupted else 0) | (8 if s.earlier_patient else 0)
 
 
 def _snap_session(fields: dict) -> Session:
@@ -402,16 +467,18 @@ def _snap_session(fields: dict) -> Session:
     s.moving = bool(flags & 1)
     s.open = bool(flags & 2)
     s.interrupted = bool(flags & 4)
+    s.earlier_patient = bool(flags & 8)
     s.end_t_ms = _int(fields, "et")
     s.end_wall_s = _opt_int(fields, "ew")
+    s.weight_g = _opt_int(fields, "g")
     return s
 
 
 def _format_doses(doses: list) -> str:
-    """'-' or entries 'end_t_ms.end_wall_s.ug' joined by ',', '-' for an unknown part."""
+    """'-' or entries 'end_t_ms.end_wall_s.ug.weight_g' joined by ',', '-' for an unknown part."""
     if not doses:
         return "-"
-    return ",".join(["%s.%s.%s" % (_dash(t), _dash(w), _dash(u)) for t, w, u in doses])
+    return ",".join(["%s.%s.%s.%s" % (_dash(t), _dash(w), _dash(u), _dash(g)) for t, w, u, g in doses])
 
 
 def _dash(v) -> str:
@@ -426,9 +493,9 @@ def _parse_doses(text) -> list:
     out = []
     for entry in text.split(","):
         parts = entry.split(".")
-        if len(parts) != 3 or parts[0] == "-":
+        if len(parts) != 4 or parts[0] == "-":
             raise ValueError("past entry %s" % entry)
-        out.append((int(parts[0]), _undash(parts[1]), _undash(parts[2])))
+        out.append((int(parts[0]), _undash(parts[1]), _undash(parts[2]), _undash(parts[3])))
     return out
 
 
@@ -640,6 +707,15 @@ class Journal:
         """The recovered state's cumulative dose over the last 24 h, as of now."""
         return self.state.ug_last_24h(self.now_t_ms(), self.wall_s())
 
+    def patient_g(self):
+        """The weight of the patient dosed in the last 24 h, as first recorded (None: nobody)."""
+        return self.state.patient_g(self.now_t_ms(), self.wall_s())
+
+    @property
+    def link_seq(self) -> int:
+        """The operator link's last sequence number that may have been accepted (0: none)."""
+        return self.state.link_seq
+
     # ---- records -----------------------------------------------------------------------
     def set_wall_clock(self, wall_s: int) -> None:
         """The operator or host gave the date and time (UNIX seconds)."""
@@ -654,13 +730,43 @@ class Journal:
             pairs.append((_check_key(k), _check_token(k, fields[k])))
         self._append("rx", pairs)
 
-    def start(self, total_steps: int, total_ug: int, span_steps: int) -> None:
-        """Infusion started; commitments will run at most span_steps ahead of the count (one
-        progress interval at the fastest rate), and the first one, span_steps, is written too."""
+    def start(self, total_steps: int, total_ug: int, span_steps: int, weight_g: int) -> None:
+        """Infusion started for a patient of weight_g; commitments will run at most span_steps
+        ahead of the count (one progress interval at the fastest rate), and the first one,
+        span_steps, is written too."""
         self._append("start", [("n", _check_count("total_steps", total_steps)),
                                ("u", _check_count("total_ug", total_ug)),
-                               ("sp", _check_count("span_steps", span_steps))])
+                               ("sp", _check_count("span_steps", span_steps)),
+                               ("g", _check_count("weight_g", weight_g))])
         self.progress(0, span_steps)
+
+    def patient(self, weight_g: int, was_g: int) -> None:
+        """The operator confirmed another patient (weight_g) in place of the one of was_g."""
+        self._require_closed("patient")
+        self._append("patient", [("g", _check_count("weight_g", weight_g)), ("was", _check_count("was_g", was_g))])
+
+    def setting(self, name: str, value) -> None:
+        """A safety setting chosen over the link; replay and compaction keep the latest."""
+        if not isinstance(name, str) or len(name) > 24 - len(_SETTING_PREFIX):
+            raise ValueError("journal: setting name %r; use at most %d characters" % (name, 24 - len(_SETTING_PREFIX)))
+        self._append("set", [(_check_key(name), _check_token(name, value))])
+
+    def accept_link_seq(self, seq: int) -> None:
+        """An operator frame numbered seq is about to be acted on: make sure a reset cannot
+        bring the link back below it.
+
+        Not one record per frame: vitals alone arrive every few seconds, and every append
+        rewrites a flash block. Like the step commitment, the record reserves numbers ahead:
+        `seq q=` says frames up to q may have been accepted, and a new one is written only when
+        a frame passes q (then q = seq + LINK_SEQ_AHEAD). A reset continues after q, so every
+        frame accepted before it is old; the cost is one short record per LINK_SEQ_AHEAD
+        frames, and after each power-on, at its first frame."""
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < frames.SEQ_MODULO:
+            raise ValueError("journal: seq=%r; give 1..%d" % (seq, frames.SEQ_MODULO - 1))
+        q = self.state.link_seq
+        if q != 0 and not frames.seq_after(seq, q):
+            return
+        self._append("seq", [("q", (seq - 1 + LINK_SEQ_AHEAD) % (frames.SEQ_MODULO - 1) + 1)])
 
     def progress(self, counted_steps: int, committed_steps: int) -> None:
         """Steps counted so far, and the steps the motor may issue before the next record."""
@@ -691,6 +797,10 @@ class Journal:
             raise ValueError("journal: %s with no infusion open; call start() first" % what)
         return s
 
+    def _require_closed(self, what: str) -> None:
+        if self.state.in_progress:
+            raise ValueError("journal: %s while an infusion is open; stop() or complete() it first" % what)
+
     def alarm(self, code: int, counted_steps=None) -> None:
         """An alarm latched; counted_steps after the motor halted, when an infusion was open."""
         pairs = [("a", _check_count("code", code))]
@@ -710,10 +820,6 @@ class Journal:
 
     def complete(self, counted_steps: int) -> None:
         self._append("done", [("d", _check_count("counted_steps", counted_steps))])
-
-    def service(self, on: bool) -> None:
-        """The SERVICE state entered or left (firmware/service.py)."""
-        self._append("svc", [("on", 1 if on else 0)])
 
     # ---- writing -------------------------------------------------------------------------
     def _append(self, kind: str, pairs: list) -> None:

@@ -11,6 +11,7 @@ from firmware.board import Board
 from firmware.controller import Controller
 from firmware.datafile import load_json
 from firmware.library import DrugLibrary
+from firmware.selftest import check_pins
 from firmware.syringes import SyringeTable
 
 
@@ -24,6 +25,9 @@ def import_module(dotted: str):
 
 def boot(board_json: str = "board.json") -> Controller:
     board = Board(load_json(board_json))
+    _name, ok, detail = check_pins(board)  # before the HAL claims a pin: every problem named at once
+    if not ok:
+        raise ValueError(detail)
     hal = import_module(board.hal_module).build(board)
     cause = hal.reset_cause() if hasattr(hal, "reset_cause") else "power"
     return Controller(hal, board, DrugLibrary.load(), SyringeTable.load(), reset_cause=cause)

@@ -5,6 +5,11 @@ duration) or rate (mg/kg/h for a duration), and the syringe loaded. `validate()`
 returns a complete `Program` or raises `Rejected`; it changes nothing, so a refused entry
 can never leave a half-applied program behind. Entries outside a soft limit come back with
 `soft_fields` set: the controller holds them until the operator confirms those fields by name.
+
+The daily maximum belongs to a patient: the drug given in the last 24 h is divided by the
+weight of the patient it was given to (`patient_g`, as first recorded), never by a weight
+entered later. Another weight within those 24 h is refused (PATIENT_MISMATCH, naming both)
+until the operator re-identifies the patient; 150 kg cannot make room for 70 kg's dose.
 """
 
 from firmware import dosing
@@ -13,6 +18,7 @@ from firmware.errors import (
     CUMULATIVE_LIMIT,
     HARD_LIMIT,
     MISSING_FIELD,
+    PATIENT_MISMATCH,
     RATE_EXCEEDS_DRIVE,
     VOLUME_EXCEEDS_SYRINGE,
     VOLUME_TOO_SMALL,
@@ -91,8 +97,9 @@ def _soft_breaches(checks: tuple) -> tuple:
     return tuple(out)
 
 
-def validate(fields: dict, library, syringes, drive, prior_ug_24h: int = 0) -> Program:
-    """Check a prescription and compute its program; raise Rejected on the first problem."""
+def validate(fields: dict, library, syringes, drive, prior_ug_24h: int = 0, patient_g=None) -> Program:
+    """Check a prescription and compute its program; raise Rejected on the first problem.
+    prior_ug_24h was given in the last 24 h to the patient of weight patient_g (None: nobody)."""
     for name in TEXT_FIELDS:
         _text_field(fields, name)
     profile = library.profile(fields["drug"], fields["profile"])
@@ -113,6 +120,8 @@ def validate(fields: dict, library, syringes, drive, prior_ug_24h: int = 0) -> P
     dose_ug_kg = ints.get("dose_ug_kg", 0)
     rate_ug_kg_h = ints.get("rate_ug_kg_h", 0)
     _check_hard(library.weight_g, "weight_g", weight_g)
+    if patient_g is not None and weight_g != patient_g:
+        raise Rejected(PATIENT_MISMATCH, "weight_g", weight_g, str(patient_g))
     if profile.mode == DOSE_OVER_DURATION:
         _check_hard(profile.limit("dose_ug_kg"), "dose_ug_kg", dose_ug_kg)
     else:

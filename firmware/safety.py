@@ -8,7 +8,7 @@ sensor that the other checks rely on, then occlusion, then the drive.
 """
 
 from firmware import alarms, dosing, pressure
-from firmware.interlocks import ForceHealth, OcclusionDetector, StepSupervisor
+from firmware.interlocks import ForceHealth, OcclusionDetector, RateGuard, StepSupervisor
 
 
 class Safety:
@@ -23,13 +23,16 @@ class Safety:
         self.occlusion = OcclusionDetector()
         d = limits["drive"]
         self.steps = StepSupervisor(d["stall_steps"], d["stall_ms"])
+        self.rate = RateGuard(d["rate_window_ms"])
         self.inner_diameter_um = 0
         self.max_backoff_steps = 0
         self._last_samples = -1
 
-    def arm(self, program, level_mmhg: int) -> None:
-        """Thresholds for this program's syringe and the chosen pressure level."""
+    def arm(self, program, level_mmhg: int, max_steps_per_tick: int) -> None:
+        """Thresholds for this program's syringe, the chosen pressure level and the most steps
+        a tick may command."""
         self.inner_diameter_um = program.inner_diameter_um
+        self.rate.configure(max_steps_per_tick, self.board.tick_ms)
         t = self.limits["occlusion_trend"]
         rise_mn = pressure.force_mn(t["rise_mmhg"], program.inner_diameter_um)
         if rise_mn < t["rise_min_mn"]:
@@ -54,6 +57,7 @@ class Safety:
         self.occlusion.restart()
         self.force.restart()
         self.steps.restart()
+        self.rate.restart()
         self._last_samples = -1
 
     def not_ready(self, hal) -> str:
@@ -86,7 +90,10 @@ class Safety:
             code = self.occlusion.update(dt_ms, raw - self._offset, counted)
             if code:
                 return code
-        return self.steps.update(dt_ms, commanded, counted)
+        code = self.steps.update(dt_ms, commanded, counted)
+        if code:
+            return code  # steps never commanded are the generator's fault, named as such
+        return self.rate.update(dt_ms, counted)
 
     def backoff_steps(self, counted: int) -> int:
         """How far to pull back after an occlusion: what went into the line since the rise began."""

@@ -2,7 +2,11 @@
 
 Three checks, each giving (name, ok, detail) for the operator and the journal:
 
-- pins: the board file names every pin the HAL needs, each a GPIO number, no two the same;
+- pins: the board file names every pin its MCU's HAL drives (`Board.required_pins`: on the
+  Pico the PIO budget gate's `step_gate`, on the ESP32 the counter's `step_sense` and
+  `dir_sense`), and every pin it names is a GPIO number, no two the same. Boot runs this check
+  before the HAL claims any pin (firmware/main.py), so a wrong board file stops the boot with
+  every problem named at once instead of the first pin the HAL happens to look up;
 - force_sensor: the load cell's converter is alive, its sample count rises while we wait;
 - step_counter: a short dry move forward and back, with no syringe loaded, is seen by the
   independent STEP-line counter step for step. With a syringe in place the move is refused,
@@ -16,10 +20,10 @@ On a board the waits sleep and feed the watchdog; a test (or the virtual board) 
 `wait_ms` that moves simulated time instead.
 """
 
+from firmware.board import MAX_GPIO
 from firmware.compat import const
 from firmware.controller import IDLE
 
-REQUIRED_PINS = ("step", "dir", "enable", "hx711_data", "hx711_clock", "syringe_present", "plunger_engaged", "end_stop_empty")
 DRY_MOVE_STEPS = const(32)
 DRY_MOVE_PERIOD_US = const(2000)  # 500 steps/s: 64 ms each way
 FORCE_WAIT_MS = const(500)  # five conversions at the HX711's slow 10 samples/s
@@ -41,22 +45,27 @@ def _board_wait(hal):
 
 
 def check_pins(board) -> tuple:
-    if board.mcu == "virtual":
-        return ("pins", True, "virtual board: no pins to check")
+    """The board definition's pins: the required ones present, every one a distinct GPIO."""
+    required = board.required_pins
+    if not required:
+        return ("pins", True, "%s board: no pins to check" % board.mcu)
     pins = board.pins
     problems = []
-    seen = {}
-    for name in REQUIRED_PINS:
-        gpio = pins.get(name)
-        if not isinstance(gpio, int) or isinstance(gpio, bool):
+    for name in required:
+        if name not in pins:
             problems.append("%s missing" % name)
+    seen = {}
+    for name in sorted(pins):
+        gpio = pins[name]
+        if not isinstance(gpio, int) or isinstance(gpio, bool) or not 0 <= gpio <= MAX_GPIO:
+            problems.append("%s is %r, not a GPIO number 0..%d" % (name, gpio, MAX_GPIO))
         elif gpio in seen:
             problems.append("%s and %s both on GPIO %d" % (seen[gpio], name, gpio))
         else:
             seen[gpio] = name
     if problems:
         return ("pins", False, "; ".join(problems) + " (fix boards/%s/board.json)" % board.name)
-    return ("pins", True, "%d pins, all distinct" % len(REQUIRED_PINS))
+    return ("pins", True, "%d pins, all distinct, the %d required present" % (len(pins), len(required)))
 
 
 def check_force(force, wait_ms) -> tuple:

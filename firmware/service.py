@@ -8,7 +8,8 @@ them only in the SERVICE state:
 - entered by an explicit command (`SERVICE action=enter`) from idle only, left by another
   (`SERVICE action=leave`) from idle or complete only: never with an infusion running, paused
   or in alarm, so no infusion crosses the boundary;
-- journalled (a `svc` record, carried by snapshots): a reset comes back in the same state;
+- journalled as a safety setting (`set service=1`, kept by compaction): a reset comes back in
+  the same state;
 - in SERVICE only test-only profiles may be programmed (a clinical one: SERVICE_ACTIVE), and
   outside it no test-only profile may (SERVICE_REQUIRED). So therapy is impossible in
   SERVICE, and a bench profile can never reach a patient. The clinical limits never change.
@@ -26,6 +27,7 @@ runs, and the reset that ends the copy starts everything afresh.
 from firmware.errors import BAD_STATE, BAD_VALUE, NOT_READY, SERVICE_ACTIVE, SERVICE_REQUIRED, Rejected
 
 ACTIONS = ("enter", "leave", "flash")
+SETTING = "service"  # the journal's safety setting: 1 in SERVICE, 0 out
 _ENTER_FROM = ("idle",)
 _LEAVE_FROM = ("idle", "complete")
 
@@ -34,7 +36,7 @@ class Service:
     def __init__(self, journal, hal) -> None:
         self.journal = journal
         self.hal = hal
-        self.active = journal.state.service  # what the journal recovered at power-on
+        self.active = journal.state.settings.get(SETTING) == 1  # what the journal recovered at power-on
         self.loop_stopped = False  # set by the flash action: the main loop returns
 
     def act(self, action: str, state: str) -> None:
@@ -42,12 +44,12 @@ class Service:
         if action == "enter":
             self._require(state, _ENTER_FROM, "enter")
             if not self.active:
-                self.journal.service(True)
+                self.journal.setting(SETTING, 1)
                 self.active = True
         elif action == "leave":
             self._require(state, _LEAVE_FROM, "leave")
             if self.active:
-                self.journal.service(False)
+                self.journal.setting(SETTING, 0)
                 self.active = False
         elif action == "flash":
             self._prepare_flash(state)

@@ -1,4 +1,4 @@
-"""Command line of the host harness.
+"""Command line of the host harness (`python -m hil`, or `pump-hil` once installed).
 
     python -m hil virtual [--runtime micropython|cpython] [--speed 1]   serve the virtual board on a pty
     python -m hil accuracy FILE.csv --rate R_ML_H [...]                 IEC 60601-2-24 analysis of balance data
@@ -9,13 +9,17 @@
 import sys
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     commands = {
         "virtual": "hil.virtual_board",
         "accuracy": "hil.accuracy",
         "run": "hil.run",
         "rig": "hil.virtual_rig",
     }
+    if argv[:1] in (["-h"], ["--help"]):
+        print((__doc__ or "").strip())
+        return 0
     if not argv or argv[0] not in commands:
         print((__doc__ or "").strip(), file=sys.stderr)
         return 2

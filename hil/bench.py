@@ -82,8 +82,12 @@ class RealBench:
     def load_syringe(self, syringe: str, fill_ml: float) -> None:
         self._hands("load_syringe", syringe=syringe, fill_ml=round(fill_ml, 2))
 
-    def close_clamp(self) -> None:
+    def close_clamp(self, pump) -> int:
+        """The line clamped; returns when, on the pump's clock (ms): when the step was asked
+        for, so a time to alarm measured from it is never shorter than the true one."""
+        asked_ms = pump.status()["t_ms"]
         self._hands("close_clamp")
+        return asked_ms
 
     def open_clamp(self) -> None:
         self._hands("open_clamp")
@@ -159,8 +163,11 @@ class VirtualBench:
     def connect_balance(self) -> None:
         pass  # the simulated balance weighs the plant's outflow from the start
 
-    def close_clamp(self) -> None:
-        self.vb.pause_then(self.plant.plant.occlude)
+    def close_clamp(self, pump=None) -> int:
+        """The line occluded between two ticks; returns when, on the board's clock (ms)."""
+        at_ms: list[int] = []
+        self.vb.pause_then(lambda: (self.plant.plant.occlude(), at_ms.append(self.vb.t_ms)))
+        return at_ms[0]
 
     def open_clamp(self) -> None:
         self.vb.pause_then(self.plant.plant.release_occlusion)

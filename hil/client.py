@@ -7,7 +7,9 @@
         pump.start()
 
 Every command is framed with a sequence number and CRC; an answer with a bad CRC, or no answer
-in time, is retried with the same sequence number, so the pump never acts twice. A timeout
+in time, is retried with the same sequence number, so the pump never acts twice. An OK answer
+must name the command sent, or PumpMismatch is raised: a success is never taken from another
+command's answer. A timeout
 error says what was sent, what came back and where the full serial log is. Asynchronous event
 and telemetry lines are kept in `events` and `telemetry` as they pass.
 """
@@ -18,8 +20,10 @@ from pathlib import Path
 import serial
 
 from firmware import frames
+from hil.report import iso_utc
 
 DEFAULT_TIMEOUT_S = 3.0
+SEQ_REFUSALS = ("ERR SEQ_ORDER", "ERR SEQ_REUSED")  # a frame refused for its number alone
 
 
 class PumpError(Exception):
@@ -38,6 +42,19 @@ class PumpTimeout(TimeoutError):
     pass
 
 
+class PumpMismatch(Exception):
+    """The pump answered a command's sequence number for another command: the answer is not the
+    command's, so nothing about the command's outcome can be believed (another host on the link,
+    or a pump that matches retries on the number alone)."""
+
+    def __init__(self, command: str, seq: str, answered: str) -> None:
+        self.command = command
+        self.seq = seq
+        self.answered = answered
+        super().__init__(f"sent {command} as seq {seq}; the pump answered that seq with {answered!r}, "
+                         f"not an answer to {command}")
+
+
 class PumpAlarm(Exception):
     """The pump went into alarm while the harness waited for something else."""
 
@@ -51,10 +68,12 @@ class Answer(dict):
 
 
 class SerialLog:
-    """Every line in and out, with a wall-clock stamp, for the tester to read after a failure."""
+    """Every line in and out, for the tester to read after a failure: its UTC time (ISO-8601),
+    the seconds since t0_s (the test's start), > sent or < received, and the line."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, t0_s: float | None = None) -> None:
         self.path = path
+        self.t0_s = time.time() if t0_s is None else t0_s
         self._f = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +81,9 @@ class SerialLog:
 
     def write(self, direction: str, line: bytes) -> None:
         if self._f:
-            self._f.write(f"{time.time():.3f} {direction} {line.decode('ascii', errors='backslashreplace').rstrip()}\n")
+            now = time.time()
+            text = line.decode("ascii", errors="backslashreplace").rstrip()
+            self._f.write(f"{iso_utc(now)} +{now - self.t0_s:.3f} {direction} {text}\n")
 
     def close(self) -> None:
         if self._f:
@@ -70,10 +91,11 @@ class SerialLog:
 
 
 class PumpClient:
-    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2) -> None:
+    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2,
+                 log_t0_s: float | None = None) -> None:
         self.port = port
         self.url = getattr(port, "portstr", None) or getattr(port, "name", "?")
-        self.log = SerialLog(log_path)
+        self.log = SerialLog(log_path, log_t0_s)
         self.timeout_s = timeout_s
         self.retries = retries
         self.seq = 0
@@ -83,9 +105,10 @@ class PumpClient:
         self._buf = b""
 
     @classmethod
-    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200) -> "PumpClient":
+    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200,
+             log_t0_s: float | None = None) -> "PumpClient":
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
-        client = cls(port, log_path, timeout_s)
+        client = cls(port, log_path, timeout_s, log_t0_s=log_t0_s)
         client.url = url
         client.connect()
         return client
@@ -162,6 +185,10 @@ class PumpClient:
     def set_occlusion_level(self, level: str) -> Answer:
         return self.command("OCCLUSION", level=level)
 
+    def reidentify_patient(self, weight_g: int, was_g: int) -> Answer:
+        """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
+        return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
+
     def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
         return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
 
@@ -209,9 +236,10 @@ class PumpClient:
             self._send(frames.seal(body))
             answer = self._await_answer(self.seq, received, frame_errors=frame_errors)
             if answer is not None:
-                return self._decode(cmd, answer)
-            if frame_errors and frame_errors[-1].startswith("ERR SEQ_ORDER"):
-                # The pump expects another number (it was reset, or another host talked to it).
+                return self._decode(cmd, answer, str(self.seq))
+            if frame_errors and frame_errors[-1].startswith(SEQ_REFUSALS):
+                # The pump expects another number (it was reset, or another host talked to it);
+                # the refused frame did nothing, so it goes again under that number.
                 self.seq = frames.parse_pairs(frame_errors[-1].split(" ")[2:])["allowed"]
                 body = self._body(cmd, kv)
         if frame_errors:
@@ -280,10 +308,12 @@ class PumpClient:
         pairs = frames.parse_pairs(rest.split(" ")) if rest else {}
         (self.telemetry if kind == "TEL" else self.events).append(pairs)
 
-    def _decode(self, cmd: str, rest: str) -> Answer:
+    def _decode(self, cmd: str, rest: str, seq: str = "-") -> Answer:
         status, _, tail = rest.partition(" ")
         if status == "OK":
             name, _, pairs = tail.partition(" ")
+            if name != cmd:
+                raise PumpMismatch(cmd, seq, rest)
             return Answer(frames.parse_pairs(pairs.split(" ")) if pairs else {})
         code, _, pairs = tail.partition(" ")
         raise PumpError(cmd, code, frames.parse_pairs(pairs.split(" ")) if pairs else {})

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from hil import ports, procedure
+from hil.report import new_run_folder
 
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
 
@@ -34,7 +35,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--board", default=None, help="board name under boards/ (default: VIRTUAL, or the one the pump reports)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the virtual plant (default 1)")
     ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython", help="virtual board firmware runtime")
-    ap.add_argument("--report", default="out/hil", help="report folder (default out/hil)")
+    ap.add_argument("--report", default="out/hil", help="report root: each run writes REPORT/<UTC date-time>/ and "
+                    "points REPORT/latest at it (default out/hil)")
+    ap.add_argument("--operator-name", default="", help="who runs the bench, for the report")
+    ap.add_argument("--balance-calibrated", default="", metavar="DATE", help="the balance's last calibration date, for the report")
     ap.add_argument("--junitxml", help="JUnit XML file (default: REPORT/junit.xml)")
     ap.add_argument("--slow", action="store_true", help="also run the slow IEC 60601-2-24 accuracy test (2 h per rate on a bench)")
     ap.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
@@ -56,17 +60,17 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
 
-    report = Path(args.report)
-    report.mkdir(parents=True, exist_ok=True)
-    pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-report", str(report),
+    report = new_run_folder(Path(args.report), time.time())
+    pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-run-folder", str(report),
                    "--junitxml", args.junitxml or str(report / "junit.xml"), "--hil-seed", str(args.seed),
+                   "--hil-operator", args.operator_name, "--balance-calibrated", args.balance_calibrated,
                    "--hil-runtime", args.runtime, "-o", "junit_family=xunit2", "-rs"]
     if args.port:
         pytest_args += ["--pump-port", args.port]
     if args.balance:
         pytest_args += ["--balance-port", args.balance]
     if args.operator:
-        pytest_args += ["--operator"]
+        pytest_args += ["--bench-operator"]
     if args.fixture:
         pytest_args += ["--bench-fixture", args.fixture]
     if args.board:
@@ -74,20 +78,12 @@ def main(argv: list[str]) -> int:
     pytest_args += ["-m", "slow or not slow"] if args.slow else []
     if args.keyword:
         pytest_args += ["-k", args.keyword]
-    started = time.time()
     code = pytest.main(pytest_args)
-    print(_written(started, report / "index.html", Path(args.junitxml or report / "junit.xml"), report / "logs"))
+    if (report / "index.html").exists():
+        print(f"report: {report / 'index.html'}; JUnit XML: {args.junitxml or report / 'junit.xml'}; serial logs: {report / 'logs'}")
+    else:
+        print(f"no report written (pytest exit code {int(code)})")
     return int(code)
-
-
-def _written(since: float, *paths: Path) -> str:
-    """Name what this run wrote, and only that (an old report left in the folder is not claimed)."""
-    def fresh(p: Path) -> bool:
-        files = list(p.iterdir()) if p.is_dir() else [p] if p.exists() else []
-        return any(f.stat().st_mtime >= since - 1 for f in files)
-
-    written = [str(p) for p in paths if fresh(p)]
-    return "written: " + "; ".join(written) if written else "no report written"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from sim import scenario as scn
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim", description="Simulate a syringe-pump session.")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run one scenario")
@@ -37,20 +37,31 @@ def main(argv: list[str]) -> int:
 
     from sim import report, runner
 
+    # --runtime and --seed are overrides like any other, checked against the same schema.
+    overrides = [*args.overrides, *([f'run.runtime="{args.runtime}"'] if args.runtime else []),
+                 *([f"run.seed={args.seed}"] if args.seed is not None else [])]
     try:
-        scenario = scn.load(args.scenario, args.overrides)
+        scenario = scn.load(args.scenario, overrides)
     except scn.ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    out_dir = args.out or Path("out") / scenario.name
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"error: --out {out_dir}: is a file; give a folder for the outputs", file=sys.stderr)
+        return 2
     progress = report.Progress()
     try:
-        result = runner.run(scenario, runtime=args.runtime, seed=args.seed, progress=progress)
-    except (ValueError, FileNotFoundError) as e:
+        result = runner.run(scenario, progress=progress)
+    except OSError as e:  # the firmware's interpreter cannot be started
         progress.done()
         print(f"error: {scenario.source}: {e}", file=sys.stderr)
         return 2
     progress.done()
-    summary = report.write_outputs(result, args.out or Path("out") / scenario.name)
+    try:
+        summary = report.write_outputs(result, out_dir)
+    except OSError as e:
+        print(f"error: --out {out_dir}: cannot write the outputs: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -38,6 +38,7 @@ class Operator:
     answers: list[Answer] = field(default_factory=list)
     _scripts: list[Script] = field(default_factory=list)
     _outstanding: int | None = None
+    _sent: tuple[str, dict[str, Any]] = ("", {})
     _current: Script | None = None
     _outbox: bytes = b""
     on_event: Callable[[dict[str, Any]], None] | None = None
@@ -70,9 +71,13 @@ class Operator:
         except StopIteration:
             self._current = None
             return
-        self.seq = frames.next_seq(self.seq)
-        self._outstanding = self.seq
-        body = f"{self.seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
+        self._send(cmd, kv, frames.next_seq(self.seq))
+
+    def _send(self, cmd: str, kv: dict[str, Any], seq: int) -> None:
+        self.seq = seq
+        self._outstanding = seq
+        self._sent = (cmd, kv)
+        body = f"{seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
         self._outbox += frames.seal(body)
 
     def _line(self, line: bytes) -> None:
@@ -89,6 +94,11 @@ class Operator:
                     self.on_event(ev)
             return
         tag, _, rest = text.partition(" ")
+        if self._outstanding is not None and rest.startswith("ERR SEQ_ORDER "):
+            # The pump was reset: it continues after every number it may have accepted before,
+            # and names the next one; the same command goes again under that number.
+            self._send(self._sent[0], self._sent[1], frames.parse_pairs(rest.split(" ")[2:])["allowed"])
+            return
         if self._outstanding is None or tag != str(self._outstanding):
             return
         status, _, tail = rest.partition(" ")
@@ -112,20 +122,28 @@ def command(cmd: str, **kv: Any) -> Script:
 
 
 def program_and_start(fields: dict[str, Any], confirm_soft_limits: bool, record: dict[str, Any]) -> Script:
-    """Enter the prescription, confirm soft-limit overrides if the operator would, then start."""
+    """Enter the prescription, confirm soft-limit overrides if the operator would, then start.
+    `record` gets the result (STARTED or the pump's code) and, on a refusal, what the pump said."""
     a = yield "PROGRAM", fields
     record["program"] = a.values
     if not a.ok:
-        record["result"] = a.code
-        return
+        return _refused(record, "PROGRAM", a)
     if a["soft"] != "-":
         if not confirm_soft_limits:
             record["result"] = "AWAITING_CONFIRMATION"
             return
         c = yield "CONFIRM", {"fields": a["soft"]}
         if not c.ok:
-            record["result"] = c.code
-            return
+            return _refused(record, "CONFIRM", c)
         record["confirmed"] = a["soft"]
     s = yield "START", {}
-    record["result"] = "STARTED" if s.ok else s.code
+    if not s.ok:
+        return _refused(record, "START", s)
+    record["result"] = "STARTED"
+
+
+def _refused(record: dict[str, Any], command: str, answer: Answer) -> None:
+    """Keep the pump's refusal as it sent it: the command, code, field, value and allowed range."""
+    record["result"] = answer.code
+    record["refusal"] = {"command": command, "code": answer.code, "field": answer.values.get("field"),
+                         "value": answer.values.get("value"), "allowed": answer.values.get("allowed")}

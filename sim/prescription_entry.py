@@ -19,7 +19,7 @@ class EntryError(ValueError):
 def _exact(value: float | int, scale: int, key: str) -> int:
     q = Fraction(str(value)) * scale
     if q.denominator != 1:
-        raise EntryError(f"prescription.{key} = {value}: not a whole number of the pump's unit (1/{scale} of it)")
+        raise EntryError(f"{key} = {value!r}: not a whole number of the pump's unit (1/{scale} of it)")
     return int(q)
 
 
@@ -28,15 +28,16 @@ def pump_fields(rx: dict[str, Any], weight_kg: float) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "drug": rx["drug"],
         "profile": rx["profile"],
-        "conc_ug_ml": _exact(rx["concentration_mg_ml"], 1000, "concentration_mg_ml"),
-        "weight_g": _exact(rx["weight_kg"] if rx.get("weight_kg") is not None else weight_kg, 1000, "weight_kg"),
+        "conc_ug_ml": _exact(rx["concentration_mg_ml"], 1000, "prescription.concentration_mg_ml"),
+        "weight_g": _exact(rx["weight_kg"], 1000, "prescription.weight_kg") if rx.get("weight_kg") is not None
+        else _exact(weight_kg, 1000, "patient.weight_kg"),
         "duration_min": rx["duration_min"],
         "syringe": rx["syringe"],
     }
     if rx.get("dose_mg_kg") is not None:
-        fields["dose_ug_kg"] = _exact(rx["dose_mg_kg"], 1000, "dose_mg_kg")
+        fields["dose_ug_kg"] = _exact(rx["dose_mg_kg"], 1000, "prescription.dose_mg_kg")
     else:
-        fields["rate_ug_kg_h"] = _exact(rx["dose_mg_kg_h"], 1000, "dose_mg_kg_h")
+        fields["rate_ug_kg_h"] = _exact(rx["dose_mg_kg_h"], 1000, "prescription.dose_mg_kg_h")
     return fields
 
 

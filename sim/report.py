@@ -30,11 +30,13 @@ def summary(r: RunResult, outputs: dict[str, str]) -> dict[str, Any]:
         "firmware_runtime": r.firmware_version,
         "prescription": r.scenario["prescription"],
         "prescription_result": [sess.get("result", "NOT_ENTERED") for sess in r.sessions],
+        "prescription_refusal": [sess.get("refusal") for sess in r.sessions],
         "prescribed_volume_ml": round(r.prescribed_ml, 4),
         "prescribed_dose_mg": round(r.prescribed_mg, 4),
         "delivered_volume_ml": round(delivered, 4),
         "delivered_dose_mg": round(delivered * float(r.scenario["prescription"]["concentration_mg_ml"]), 4),
-        "volume_error_pct": round(100.0 * (delivered - r.prescribed_ml) / r.prescribed_ml, 4) if infused else None,
+        "volume_error_pct": round(100.0 * (delivered - r.prescribed_ml) / r.prescribed_ml, 4)
+        if infused and r.prescribed_ml > 0 else None,
         "pump_reported_volume_ml": None if pump_nl is None else round(pump_nl / 1e6, 4),
         "end_state": r.final_status.get("state", "unknown"),
         "alarms": r.alarms,
@@ -46,6 +48,8 @@ def summary(r: RunResult, outputs: dict[str, str]) -> dict[str, Any]:
         "hr_peak_bpm": round(max((x.hr_bpm for x in s), default=0.0), 1),
         "time_to_alarm_s": r.safety.get("time_to_alarm_s"),
         "alarm_pressure_mmhg": r.safety.get("alarm_pressure_mmhg"),
+        "fault_setup": r.safety.get("fault_setup"),
+        "occlusion_level": r.final_status.get("occlusion"),
         "bolus_after_release_ml": r.safety.get("bolus_after_release_ml"),
         "sim_duration_min": round(r.sim_min, 3),
         "wall_s": round(r.wall_s, 3),
@@ -166,7 +170,8 @@ def human(summary_: dict[str, Any]) -> str:
     s = summary_
     lines = [
         f"scenario {s['scenario']} (seed {s['seed']}) with the firmware in {s['firmware_runtime']}",
-        f"  prescription: {', '.join(s['prescription_result'])}; pump ended {s['end_state']}",
+        f"  prescription: {', '.join(map(_result, s['prescription_result'], s['prescription_refusal']))}; "
+        f"pump ended {s['end_state']}",
         f"  prescribed {s['prescribed_volume_ml']:.3f} mL ({s['prescribed_dose_mg']:.2f} mg); delivered to the patient "
         f"{s['delivered_volume_ml']:.3f} mL ({s['delivered_dose_mg']:.2f} mg)"
         + (f", error {s['volume_error_pct']:+.3f} %" if s["volume_error_pct"] is not None else ""),
@@ -174,8 +179,10 @@ def human(summary_: dict[str, Any]) -> str:
         f"  Cp peak {s['cp_peak_ng_ml']} ng/mL at {s['t_cp_peak_min']} min; Ce peak {s['ce_peak_ng_ml']} ng/mL; "
         f"SBP peak {s['sbp_peak_mmhg']} mmHg; HR peak {s['hr_peak_bpm']} bpm",
         f"  alarms: {', '.join(a['code'] + ' at ' + format(a['t_min'], '.1f') + ' min' for a in s['alarms']) or 'none'}"
-        + (f"; {s['time_to_alarm_s']} s from the fault, line at {s['alarm_pressure_mmhg']} mmHg" if s["time_to_alarm_s"] is not None else "")
+        + (f"; {s['time_to_alarm_s']} s from the fault, line at {s['alarm_pressure_mmhg']} mmHg (the plant's line "
+           "pressure; the pump's own reading adds the plunger's friction)" if s["time_to_alarm_s"] is not None else "")
         + (f"; bolus after release {s['bolus_after_release_ml']} mL" if s["bolus_after_release_ml"] is not None else ""),
+        *([f"  set-up of that figure: {s['fault_setup']}, pump occlusion level {s['occlusion_level']}"] if s["fault_setup"] else []),
         f"  {s['sim_duration_min']:.0f} simulated min in {s['wall_s']:.2f} s wall ({s['realtime_factor']}x real time)",
     ]
     failed = [k for k, v in s["expectations"].items() if not v["ok"]]
@@ -184,6 +191,15 @@ def human(summary_: dict[str, Any]) -> str:
             f"{k} (expected {s['expectations'][k]['expected']}, got {s['expectations'][k]['actual']})" for k in failed)))
     lines.append(f"  files: {s['outputs']['csv']}, {s['outputs']['summary']}, {s['outputs']['figure']}")
     return "\n".join(lines)
+
+
+def _result(result: str, refusal: dict[str, Any] | None) -> str:
+    """STARTED, or the pump's refusal with the field, the value and the range it allows."""
+    if refusal is None:
+        return result
+    said = f": {refusal['field']}={refusal['value']}" if refusal["field"] else ""
+    said += f", allowed {refusal['allowed']}" if refusal["allowed"] else ""
+    return f"{result} ({refusal['command']} refused{said})"
 
 
 class Progress:

@@ -328,6 +328,9 @@ class Runner:
             if self._fault_ms is not None and "time_to_alarm_s" not in self.safety:
                 self.safety["time_to_alarm_s"] = round((self.t_ms - self._fault_ms) / 1000.0, 1)
                 self.safety["alarm_pressure_mmhg"] = round(self.plant.pressure_mmhg, 1)
+                bp = self._bp()
+                self.safety["fault_setup"] = (f"{bp.syringe_id} (plant seed {bp.seed}) filled {self.s['syringe']['fill_ml']} mL, "
+                                              f"primed {bp.prime_ml:g} mL, fault at {self._fault_ms / 60000:g} min")
                 self.safety["alarm_code"] = ev["value"]
 
     def _final_status(self) -> dict[str, Any]:

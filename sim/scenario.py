@@ -9,10 +9,13 @@
     [monitor]       connected, cuff_interval_min
     [run]           end_min, seed, start_min, sample_s, runtime
     [course]        sessions, interval_days           (a repeated-session course)
+    [expect]        end_state, prescription_result, alarm, no_alarms, max_... (what the run must show)
     [[events]]      at_min, action, and the action's own keys
 
-`--set section.key=value` overrides any field (the value is read as TOML, else as text). A
-wrong key, type or value is an error that names the file, the key, the value and what is allowed.
+Every key's type, unit and allowed range is data, in sim/data/scenario_schema.toml (read by
+sim/scenario_schema.py); the rules that span keys are below. `--set section.key=value` overrides
+any field (the value is read as TOML, else as text). Anything wrong is a ScenarioError that names
+the file, the key, the value and what is allowed, before anything runs.
 """
 
 from __future__ import annotations
@@ -22,52 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.prescription_entry import EntryError, pump_fields
+from sim.scenario_schema import Field, ScenarioError, load_schema
+from sim.syringe import SyringeSpec, load_syringe_table
+
+__all__ = ["Event", "Scenario", "ScenarioError", "load", "SCENARIO_DIR", "RUNTIMES"]
+
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-
-# section -> key -> (type(s), default); a default of REQUIRED must be given.
-REQUIRED = object()
-NUM = (int, float)
-SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "patient": {
-        "weight_kg": (NUM, 70), "age_years": (NUM, 45), "pk_model": (str, "clements"),
-        "hypertensive": (bool, False), "baseline_sbp_mmhg": (NUM, None), "baseline_dbp_mmhg": (NUM, None),
-        "baseline_hr_bpm": (NUM, None), "sbp_rise_mmhg_per_ng_ml": (NUM, None), "noise_seed": (int, None),
-    },
-    "prescription": {
-        "drug": (str, "ketamine"), "profile": (str, "depression"), "concentration_mg_ml": (NUM, REQUIRED),
-        "dose_mg_kg": (NUM, None), "dose_mg_kg_h": (NUM, None), "duration_min": (int, REQUIRED),
-        "syringe": (str, "bd_plastipak_50"), "confirm_soft_limits": (bool, False),
-        "weight_kg": (NUM, None),  # as entered, when it differs from the patient's (an entry error)
-    },
-    "syringe": {"fill_ml": (NUM, None), "prime_ml": (NUM, 0.2)},
-    "board": {"name": (str, "VIRTUAL")},
-    "monitor": {"connected": (bool, False), "cuff_interval_min": (NUM, 5)},
-    "run": {"end_min": (NUM, 120), "seed": (int, 1), "start_min": (NUM, 1), "sample_s": (NUM, 5),
-            "runtime": (str, "micropython")},
-    "course": {"sessions": (int, 1), "interval_days": (NUM, 3)},
-}
-TOP_LEVEL = {"name": str, "description": str, "expect": dict}
-RUNTIMES = ("micropython", "cpython")
-PK_MODELS = ("clements", "domino")
-
-# action -> its keys (beyond at_min and action) with types and defaults
-ACTIONS: dict[str, dict[str, tuple[Any, Any]]] = {
-    "occlude": {"resistance_factor": (NUM, float("inf"))},
-    "release": {},
-    "remove_syringe": {},
-    "insert_syringe": {"fill_ml": (NUM, None)},
-    "disengage_plunger": {},
-    "engage_plunger": {},
-    "power_loss": {"off_s": (NUM, 30)},
-    "pause": {}, "resume": {}, "acknowledge": {}, "stop": {},
-    "hypertension": {"duration_min": (NUM, 20), "sbp_mmhg": (NUM, 60), "dbp_mmhg": (NUM, 35), "hr_bpm": (NUM, 10)},
-    "desaturation": {"duration_min": (NUM, 5), "drop_pct": (NUM, 10)},
-    "force_sensor_fault": {"kind": (str, "silent")},
-}
-
-
-class ScenarioError(ValueError):
-    """A scenario file or override that cannot be used, said in terms of the file and key."""
+SCHEMA = load_schema()
+RUNTIMES = SCHEMA.field("run.runtime").choices or ()
+# The syringe the runner loads when the prescription names one the table does not know
+# (the pump refuses the prescription; something must still sit in the pump).
+FALLBACK_SYRINGE = "bd_plastipak_50"
 
 
 @dataclass
@@ -93,16 +62,28 @@ class Scenario:
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Read a scenario file, apply `section.key=value` overrides, validate everything."""
     path = Path(path)
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
-        raise ScenarioError(f"{path}: no such scenario file (shipped scenarios in {SCENARIO_DIR.name}/: {known})")
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    doc = _read(path)
     for item in overrides:
         _apply_override(doc, item, str(path))
     return _validate(doc, str(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        raise ScenarioError(f"{path}: no such scenario file (shipped scenarios in {SCENARIO_DIR.name}/: {known})")
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder; give a scenario file (e.g. {SCENARIO_DIR.name}/standard.toml)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot be read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text, so not a TOML file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
 
 
 def _apply_override(doc: dict, item: str, source: str) -> None:
@@ -110,100 +91,111 @@ def _apply_override(doc: dict, item: str, source: str) -> None:
     if not eq or "." not in key:
         raise ScenarioError(f"{source}: override {item!r} is not section.key=value (e.g. patient.weight_kg=80)")
     section, _, name = key.partition(".")
-    if section not in SCHEMA:
-        raise ScenarioError(f"{source}: override {item!r}: no section {section!r} (sections: {', '.join(SCHEMA)})")
+    if section not in SCHEMA.sections:
+        raise ScenarioError(f"{source}: override {item!r}: no section {section!r} (sections: {', '.join(SCHEMA.sections)})")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text
-    doc.setdefault(section, {})[name] = value
-
-
-def _check_type(source: str, key: str, value: Any, kind: Any) -> None:
-    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool) and bool not in _as_tuple(kind))
-    if not ok:
-        names = "/".join(t.__name__ for t in _as_tuple(kind))
-        raise ScenarioError(f"{source}: {key} = {value!r} must be {names}")
-
-
-def _as_tuple(kind: Any) -> tuple:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _section(doc: dict, section: str, source: str) -> dict[str, Any]:
-    given = doc.get(section, {})
-    if not isinstance(given, dict):
+    table = doc.setdefault(section, {})
+    if not isinstance(table, dict):
         raise ScenarioError(f"{source}: [{section}] must be a table")
-    schema = SCHEMA[section]
+    table[name] = value
+
+
+def _keys(given: Any, fields: dict[str, Field], where: str, source: str) -> dict[str, Any]:
+    """Check a table's keys against their fields; absent keys take their defaults."""
+    if not isinstance(given, dict):
+        raise ScenarioError(f"{source}: {where} must be a table of keys")
     out = {}
     for key, value in given.items():
-        if key not in schema:
-            raise ScenarioError(f"{source}: unknown key {section}.{key} (allowed: {', '.join(schema)})")
-        _check_type(source, f"{section}.{key}", value, schema[key][0])
+        if key not in fields:
+            raise ScenarioError(f"{source}: unknown key {where}.{key} (allowed: {', '.join(fields) or 'none'})")
+        fields[key].check(value, source, f"{where}.{key}")
         out[key] = value
-    for key, (_kind, default) in schema.items():
+    for key, f in fields.items():
         if key not in out:
-            if default is REQUIRED:
-                raise ScenarioError(f"{source}: {section}.{key} is required")
-            out[key] = default
+            if f.required:
+                raise ScenarioError(f"{source}: {where}.{key} is required: {f.allowed()} ({f.why})")
+            out[key] = f.default
     return out
 
 
 def _validate(doc: dict, source: str) -> Scenario:
+    allowed = [*SCHEMA.top, *SCHEMA.sections, "events"]
     for key in doc:
-        if key not in SCHEMA and key not in TOP_LEVEL and key != "events":
-            raise ScenarioError(f"{source}: unknown section or key {key!r} (allowed: {', '.join([*TOP_LEVEL, *SCHEMA, 'events'])})")
-    sections = {name: _section(doc, name, source) for name in SCHEMA}
-    _check_values(sections, source)
-    events = [_event(e, i, source, sections["run"]["end_min"]) for i, e in enumerate(doc.get("events", []))]
-    events.sort(key=lambda e: e.at_min)
-    return Scenario(
-        name=str(doc.get("name", Path(source).stem)),
-        description=str(doc.get("description", "")),
-        source=source,
-        sections=sections,
-        events=events,
-        expect=dict(doc.get("expect", {})),
-    )
+        if key not in allowed:
+            raise ScenarioError(f"{source}: unknown section or key {key!r} (allowed: {', '.join(allowed)})")
+    top = _keys({k: v for k, v in doc.items() if k in SCHEMA.top}, SCHEMA.top, "scenario", source)
+    sections = {name: _keys(doc.get(name, {}), fields, name, source) for name, fields in SCHEMA.sections.items()}
+    expect = {k: v for k, v in sections.pop("expect").items() if v is not None}
+    raw_events = doc.get("events", [])
+    if not isinstance(raw_events, list):
+        raise ScenarioError(f"{source}: events must be a list of [[events]] tables")
+    _check_together(sections, source)
+    events = sorted((_event(e, i, source, sections) for i, e in enumerate(raw_events)), key=lambda e: e.at_min)
+    return Scenario(name=top["name"] or Path(source).stem, description=top["description"], source=source,
+                    sections=sections, events=events, expect=expect)
 
 
-def _check_values(s: dict[str, dict[str, Any]], source: str) -> None:
-    rx, run, patient = s["prescription"], s["run"], s["patient"]
-    if run["runtime"] not in RUNTIMES:
-        raise ScenarioError(f"{source}: run.runtime = {run['runtime']!r}: allowed {', '.join(RUNTIMES)}")
-    if patient["pk_model"] not in PK_MODELS:
-        raise ScenarioError(f"{source}: patient.pk_model = {patient['pk_model']!r}: allowed {', '.join(PK_MODELS)}")
-    if (rx["dose_mg_kg"] is None) == (rx["dose_mg_kg_h"] is None):
-        raise ScenarioError(f"{source}: give exactly one of prescription.dose_mg_kg (mg/kg over the duration) "
-                            f"or prescription.dose_mg_kg_h (mg/kg/h)")
-    for section, key, low, high in (("patient", "weight_kg", 1, 400), ("run", "end_min", 0.1, 100000),
-                                    ("run", "sample_s", 0.1, 3600), ("run", "start_min", 0, 100000),
-                                    ("course", "sessions", 1, 50), ("course", "interval_days", 0.1, 60)):
-        v = s[section][key]
-        if not low <= v <= high:
-            raise ScenarioError(f"{source}: {section}.{key} = {v!r}: allowed {low}..{high}")
-
-
-def _event(raw: Any, index: int, source: str, end_min: float) -> Event:
+def _event(raw: Any, index: int, source: str, sections: dict[str, dict[str, Any]]) -> Event:
     where = f"events[{index}]"
     if not isinstance(raw, dict) or "action" not in raw or "at_min" not in raw:
         raise ScenarioError(f"{source}: {where} needs at_min and action")
     action = raw["action"]
-    if action not in ACTIONS:
-        raise ScenarioError(f"{source}: {where}.action = {action!r}: allowed {', '.join(ACTIONS)}")
-    _check_type(source, f"{where}.at_min", raw["at_min"], NUM)
-    if not 0 <= raw["at_min"] <= end_min:
-        raise ScenarioError(f"{source}: {where}.at_min = {raw['at_min']!r}: allowed 0..{end_min} (run.end_min)")
-    params = {}
-    schema = ACTIONS[action]
-    for key, value in raw.items():
-        if key in ("action", "at_min"):
-            continue
-        if key not in schema:
-            raise ScenarioError(f"{source}: {where}: {action} takes no key {key!r} (allowed: {', '.join(schema) or 'none'})")
-        _check_type(source, f"{where}.{key}", value, schema[key][0])
-        params[key] = value
-    for key, (_kind, default) in schema.items():
-        params.setdefault(key, default)
-    return Event(float(raw["at_min"]), action, params)
+    if not isinstance(action, str) or action not in SCHEMA.actions:
+        raise ScenarioError(f"{source}: {where}.action = {action!r} is not allowed: allowed {', '.join(SCHEMA.actions)}")
+    own = {k: v for k, v in raw.items() if k != "action"}
+    fields = {**SCHEMA.event, **SCHEMA.actions[action]}
+    if unknown := [k for k in own if k not in fields]:
+        raise ScenarioError(f"{source}: {where}: {action} takes no key {unknown[0]!r} "
+                            f"(allowed: {', '.join(SCHEMA.actions[action]) or 'none'})")
+    params = _keys(own, fields, where, source)
+    end_min = sections["run"]["end_min"]
+    if params["at_min"] > end_min:
+        SCHEMA.event["at_min"].refuse(params["at_min"], source, "is after the run", f"{where}.at_min",
+                                      f"0..{end_min} min (run.end_min)")
+    if action == "insert_syringe" and params["fill_ml"] is not None:
+        _check_fill(source, f"{where}.fill_ml", params["fill_ml"], sections["prescription"])
+    return Event(float(params.pop("at_min")), action, params)
 
+
+def _check_together(s: dict[str, dict[str, Any]], source: str) -> None:
+    """The rules that span keys (each key's own range is in the schema; events check their own)."""
+    rx, run, patient = s["prescription"], s["run"], s["patient"]
+    if (rx["dose_mg_kg"] is None) == (rx["dose_mg_kg_h"] is None):
+        raise ScenarioError(f"{source}: give exactly one of prescription.dose_mg_kg (mg/kg over the duration) "
+                            f"or prescription.dose_mg_kg_h (mg/kg/h)")
+    try:
+        pump_fields(rx, patient["weight_kg"])
+    except EntryError as e:
+        raise ScenarioError(f"{source}: {e}") from None
+    _check_below(source, "run.start_min", run["start_min"], "run.end_min", run["end_min"],
+                 "the prescription is entered during the run")
+    if patient["baseline_dbp_mmhg"] is not None and patient["baseline_sbp_mmhg"] is not None:
+        _check_below(source, "patient.baseline_dbp_mmhg", patient["baseline_dbp_mmhg"], "patient.baseline_sbp_mmhg",
+                     patient["baseline_sbp_mmhg"], "diastolic pressure is below systolic")
+    fill = s["syringe"]["fill_ml"]
+    if fill is not None:
+        _check_fill(source, "syringe.fill_ml", fill, rx)
+    _check_below(source, "syringe.prime_ml", s["syringe"]["prime_ml"], "syringe.fill_ml",
+                 _loaded_syringe(rx).capacity_ul / 1000.0 if fill is None else fill, "the purge must leave drug in the syringe")
+
+
+def _check_below(source: str, key: str, value: float, bound_name: str, bound: float, why: str) -> None:
+    if not value < bound:
+        raise ScenarioError(f"{source}: {key} = {value!r} is out of range: allowed below {bound_name} = {bound!r} ({why})")
+
+
+def _loaded_syringe(rx: dict[str, Any]) -> SyringeSpec:
+    """The syringe that sits in the pump: the one prescribed, or the fallback if the table does not know it."""
+    table = load_syringe_table()
+    return table.get(rx["syringe"]) or table[FALLBACK_SYRINGE]
+
+
+def _check_fill(source: str, key: str, fill_ml: float, rx: dict[str, Any]) -> None:
+    spec = _loaded_syringe(rx)
+    if fill_ml > spec.capacity_ul / 1000.0:
+        SCHEMA.field("syringe.fill_ml").refuse(
+            fill_ml, source, "is more than the syringe holds", key,
+            f"0.001..{spec.capacity_ul / 1000.0:g} mL, the capacity of {spec.id} (prescription.syringe), the syringe loaded")

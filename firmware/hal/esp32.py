@@ -42,6 +42,7 @@ import esp32
 from firmware.compat import const
 from firmware.hal import Hal
 from firmware.hal.file_storage import FileStorage
+from firmware.link_budget import LINK_BUFFER_BYTES
 from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
                                      reset_cause_name, setting, ESP32_RESET_NAMES)
 
@@ -190,7 +191,8 @@ def build_link(board):
         import sys
 
         return StreamLink(sys.stdin.buffer, sys.stdout.buffer, select.poll())
-    uart = machine.UART(link["uart"], baudrate=link["baud"], tx=link["tx"], rx=link["rx"])
+    uart = machine.UART(link["uart"], baudrate=link["baud"], tx=link["tx"], rx=link["rx"],
+                        rxbuf=LINK_BUFFER_BYTES, txbuf=LINK_BUFFER_BYTES)  # a tick each way (link_budget)
     return UartLink(uart)
 
 

@@ -11,6 +11,7 @@ host test hands them fakes:
 
 import time
 
+from firmware.board import MAX_GPIO
 from firmware.compat import const
 
 _POLLIN = const(1)
@@ -158,8 +159,8 @@ def reset_cause_name(machine_module, names: tuple) -> str:
 def pin_number(pins: dict, name: str, board_name: str) -> int:
     """A pin from board.json's "pins", or a message naming the board file and the key."""
     value = pins.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 48:
-        raise ValueError("boards/%s/board.json: pins.%s is %r, expected a GPIO number 0..48; add it to the board file" % (board_name, name, value))
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_GPIO:
+        raise ValueError("boards/%s/board.json: pins.%s is %r, expected a GPIO number 0..%d; add it to the board file" % (board_name, name, value, MAX_GPIO))
     return value
 
 

@@ -21,6 +21,7 @@ import rp2
 from firmware.compat import const
 from firmware.hal import Hal, rp2_pio
 from firmware.hal.file_storage import FileStorage
+from firmware.link_budget import LINK_BUFFER_BYTES
 from firmware.hal.machine_io import (MachineWatchdog, StreamLink, TicksClock, UartLink, build_force, build_switches, pin_number,
                                      reset_cause_name, setting, RP2040_RESET_NAMES)
 
@@ -174,7 +175,8 @@ def build_link(board):
 
         return StreamLink(sys.stdin.buffer, sys.stdout.buffer, select.poll())
     if kind == "uart":
-        uart = machine.UART(link["uart"], baudrate=link["baud"], tx=machine.Pin(link["tx"]), rx=machine.Pin(link["rx"]))
+        uart = machine.UART(link["uart"], baudrate=link["baud"], tx=machine.Pin(link["tx"]), rx=machine.Pin(link["rx"]),
+                            rxbuf=LINK_BUFFER_BYTES, txbuf=LINK_BUFFER_BYTES)  # a tick each way (link_budget)
         return UartLink(uart)
     raise ValueError("boards/%s/board.json: link.kind is %r, expected 'usb_cdc' or 'uart'" % (board.name, kind))
 

@@ -13,6 +13,7 @@ force sensor, switches changed by the scenario.
 
 from firmware import ticks
 from firmware.hal import Hal
+from firmware.link_budget import LINK_BUFFER_BYTES
 
 
 class VirtualClock:
@@ -210,18 +211,48 @@ class VirtualWatchdog:
 
 
 class VirtualLink:
-    """Byte queues standing in for a serial port."""
+    """The virtual board's serial port, modelled on MicroPython's UART (ports/rp2/machine_uart.c,
+    v1.21): bytes received wait in a buffer of LINK_BUFFER_BYTES; a byte that arrives while it is
+    full is lost (the driver's interrupt ignores a full ring buffer) and counted in `overrun`;
+    read() never waits and returns at most what is there. A sender that can wait instead (USB
+    CDC's flow control, a pty relay) sends only room() bytes, or keeps what receive() did not
+    take. `tx` collects what the firmware wrote."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = LINK_BUFFER_BYTES) -> None:
+        self.capacity = capacity
         self.rx = bytearray()
+        self._head = 0  # rx[:_head] is already read
+        self.overrun = 0
         self.tx = bytearray()
 
+    def room(self) -> int:
+        free = self.capacity - (len(self.rx) - self._head)
+        return free if free > 0 else 0
+
+    def receive(self, data) -> int:
+        """Bytes arriving on the wire: as many as fit are kept; returns how many."""
+        n = self.room()
+        if n >= len(data):
+            n = len(data)
+        else:
+            self.overrun += len(data) - n
+        if self._head:
+            self.rx = self.rx[self._head:]
+            self._head = 0
+        self.rx.extend(memoryview(data)[:n])
+        return n
+
     def read(self, buf) -> int:
-        n = len(self.rx)
+        n = len(self.rx) - self._head
         if n > len(buf):
             n = len(buf)
-        buf[:n] = self.rx[:n]
-        self.rx = self.rx[n:]
+        if n <= 0:
+            return 0
+        buf[:n] = memoryview(self.rx)[self._head:self._head + n]
+        self._head += n
+        if self._head == len(self.rx):  # all read: start the buffer again
+            self.rx = bytearray()
+            self._head = 0
         return n
 
     def write(self, data: bytes) -> None:

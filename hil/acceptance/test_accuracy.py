@@ -19,7 +19,7 @@ RATES = {
     "minimum_1mlh": dict(drug="ketamine", profile="depression", conc_ug_ml=10000, weight_g=40000, dose_ug_kg=500,
                          duration_min=120, syringe="bd_plastipak_50"),
 }
-MEAN_ERROR_LIMIT_PCT = 2.0
+MEAN_ERROR_LIMIT_PCT = iec60601.PROTOCOL.flow_limit_pct
 SAMPLE_S = 30.0
 SAMPLES = 241  # 0..120 min every 30 s
 
@@ -49,6 +49,8 @@ def test_gravimetric_accuracy(pump, balance, bench, hil_report, case):
     csv_path = hil_report.write_csv(f"{name}.csv", [{"t_min": t / 60, "mass_g": m} for t, m in samples])
     figs = [plot_startup_curve(result, hil_report.path(f"{name}_startup.png"), case),
             plot_trumpet_curve(result, hil_report.path(f"{name}_trumpet.png"), case)]
+    hil_report.measure("mean flow error A", result.mean_error_pct, "%", -MEAN_ERROR_LIMIT_PCT, MEAN_ERROR_LIMIT_PCT,
+                       iec60601.PROTOCOL.flow_limit_source)
     hil_report.add(f"IEC 60601-2-24 accuracy at {rate_ml_h:.3g} mL/h", f"A = {result.mean_error_pct:+.2f} % (limit +/-{MEAN_ERROR_LIMIT_PCT} %)",
                    rows=[{"window_min": p.window_min, "ep_max_pct": p.ep_max_pct, "ep_min_pct": p.ep_min_pct} for p in result.trumpet],
                    figures=figs, csvs=[csv_path])

@@ -7,8 +7,8 @@ cases can follow one another without meeting the clinical 24-hour limit."""
 
 import pytest
 
-from hil.acceptance.helpers import (SETTLE_S, VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, time_limit, wait_limit_s,
-                                    wait_pump_time, weigh_ml)
+from hil.acceptance.helpers import (SETTLE_S, TOLERANCE_SOURCE, VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, time_limit,
+                                    wait_limit_s, wait_pump_time, weigh_ml)
 
 # weight kg, dose mg/kg, concentration mg/mL, duration min, syringe (volume: mL)
 CASES = [
@@ -46,8 +46,10 @@ def test_delivered_volume_matches_the_prescription(pump, balance, bench, hil_rep
     wait_pump_time(pump, bench, SETTLE_S)
     got_ml = weigh_ml(balance)
     error_pct = 100.0 * (got_ml - want_ml) / want_ml
+    hil_report.measure("delivered volume error", error_pct, "%", -VOLUME_TOLERANCE_PCT, VOLUME_TOLERANCE_PCT,
+                       TOLERANCE_SOURCE)
     hil_report.add(f"Delivered volume: {weight_kg} kg, {dose_mg_kg} mg/kg, {conc_mg_ml} mg/mL, {duration_min} min, {syringe}",
-                   f"tolerance +/-{VOLUME_TOLERANCE_PCT} % (commercial syringe pumps, REFERENCE.md)",
+                   f"tolerance +/-{VOLUME_TOLERANCE_PCT:g} % ({TOLERANCE_SOURCE})",
                    rows=[{"prescribed_ml": want_ml, "weighed_ml": got_ml, "error_pct": error_pct,
                           "pump_reported_ml": pump.status()["delivered_nl"] / 1e6}])
     assert abs(error_pct) <= VOLUME_TOLERANCE_PCT, f"delivered {got_ml:.3f} mL for {want_ml:.3f} mL ({error_pct:+.2f} %)"

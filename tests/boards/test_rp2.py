@@ -9,6 +9,7 @@ from firmware.controller import ALARM, Controller
 from firmware.hal import rp2 as rp2_hal
 from firmware.hal import rp2_pio
 from firmware.hal.virtual import VirtualClock
+from firmware.link_budget import LINK_BUFFER_BYTES, READ_BYTES_PER_POLL
 from tests.boards.fakes import machine as fake_machine
 from tests.boards.fakes import rp2 as fake_rp2
 from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx
@@ -173,13 +174,15 @@ def test_non_mhz_system_clock_is_refused():
 
 
 def test_uart_link_is_built_from_the_board_file(monkeypatch):
-    """link.kind uart: a machine.UART with the board's id, baud and pins."""
+    """link.kind uart: a machine.UART with the board's id, baud and pins, and buffers that hold a
+    tick of the link budget each way (MicroPython's default of 256 bytes overruns at 115200 baud)."""
     monkeypatch.undo()
     board = Board.load("RPI_PICO")
     board.doc = dict(board.doc, link={"kind": "uart", "uart": 1, "baud": 57600, "tx": 8, "rx": 9})
     link = rp2_hal.build_link(board)
     uart = fake_machine.uarts[-1]
     assert (uart.id, uart.baudrate) == (1, 57600)
+    assert uart.kw["rxbuf"] == uart.kw["txbuf"] == LINK_BUFFER_BYTES >= READ_BYTES_PER_POLL
     uart.rx.extend(b"ID\n")
     buf = bytearray(8)
     assert link.read(buf) == 3 and bytes(buf[:3]) == b"ID\n"

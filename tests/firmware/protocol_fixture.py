@@ -1,8 +1,10 @@
 """A pump with its protocol on the in-process virtual board, driven line by line (both interpreters)."""
 
 from firmware import frames
+from firmware.controller import Controller
+from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from firmware.protocol import Protocol
-from tests.firmware.fixtures import controller
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, controller
 
 STANDARD = ("drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 "
             "duration_min=40 syringe=bd_plastipak_50")
@@ -13,9 +15,15 @@ class Bench:
         self.vb, self.ctl = controller()
         self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
 
+    def power_cut(self) -> None:
+        """The board loses power and boots again: new hardware state, the same flash."""
+        self.vb = VirtualBoard(storage=MemoryStorage(dict(self.vb.storage.files)))
+        self.ctl = Controller(self.vb.hal, board(), LIBRARY, SYRINGES)
+        self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+
     def send(self, data: bytes) -> list:
         """Write raw bytes to the pump, run one poll, return the lines it wrote."""
-        self.vb.link.rx.extend(data)
+        assert self.vb.link.receive(data) == len(data), "more than the link holds: send it in parts"
         self.proto.poll(self.vb.clock.now_ms())
         out = bytes(self.vb.link.tx)
         self.vb.link.tx = bytearray()

@@ -2,7 +2,7 @@
 
 from firmware import frames
 from firmware.hal.virtual import MemoryStorage, VirtualClock
-from firmware.journal import DAY_MS, MAX_PAST_DOSES, Journal, decode, encode
+from firmware.journal import DAY_MS, EVENT_VALUE_KEYS, LINK_SEQ_AHEAD, MAX_PAST_DOSES, Journal, decode, encode
 from tests.firmware.checks import raises
 from tests.firmware.fixtures import LIBRARY, SYRINGES, pain_rx, standard_rx
 
@@ -60,7 +60,8 @@ class CuttingStorage:
 
 class Pump:
     """A scripted pump that obeys the commit rule: its motor issues steps only up to what the
-    journal has durably committed, and it notes every event record whose append returned."""
+    journal has durably committed, and it notes every event record whose append returned, the
+    settings it chose and the link frames it accepted."""
 
     def __init__(self, storage, max_bytes: int = 1024, keep_events: int = 4) -> None:
         self.clock = VirtualClock(1000)
@@ -68,12 +69,24 @@ class Pump:
         self.issued = 0  # steps really emitted on the STEP line
         self.acked = []  # (seq, kind) of event records whose append returned
         self.in_flight = None  # (seq, kind) of the record being written
+        self.settings = {}  # name -> (value before, value being set): the latest set() call
+        self.frames = []  # link sequence numbers accepted (their accept_link_seq returned)
 
     def call(self, kind: str, method, *args) -> None:
         self.in_flight = (self.j.state.last_seq + 1, kind)
         method(*args)
-        if kind != "prog":
+        if kind in EVENT_VALUE_KEYS:
             self.acked.append(self.in_flight)
+
+    def setting(self, name: str, value) -> None:
+        before = self.settings[name][1] if name in self.settings else None
+        self.settings[name] = (before, value)
+        self.call("set", self.j.setting, name, value)
+        self.settings[name] = (value, value)
+
+    def frame(self, seq: int) -> None:
+        self.call("seq", self.j.accept_link_seq, seq)
+        self.frames.append(seq)
 
     def run(self, seconds: int, steps_per_s: int) -> None:
         for _ in range(seconds):
@@ -94,9 +107,14 @@ def scripted_session(pump: Pump) -> None:
     j = pump.j
     pump.call("boot", j.power_on, "pwron")
     pump.call("clock", j.set_wall_clock, WALL_S)
+    pump.frame(1)
+    pump.setting("occlusion", "low")
     pump.call("rx", j.prescription, standard_rx())
-    pump.call("start", j.start, 24000, 35000, SPAN_STEPS)
+    pump.frame(2)
+    pump.call("start", j.start, 24000, 35000, SPAN_STEPS, 70000)
     pump.running(8, 40)
+    pump.frame(1 + LINK_SEQ_AHEAD)
+    pump.frame(2 + LINK_SEQ_AHEAD)  # past the reservation: a new one
     pump.call("pause", j.pause, pump.issued)
     pump.clock.advance(30000)
     pump.call("resume", j.resume, pump.issued, pump.issued + SPAN_STEPS)
@@ -107,6 +125,9 @@ def scripted_session(pump: Pump) -> None:
     pump.call("resume", j.resume, pump.issued, pump.issued + SPAN_STEPS)
     pump.running(12, 30)
     pump.call("done", j.complete, pump.issued)
+    pump.setting("occlusion", "high")
+    pump.frame(3 * LINK_SEQ_AHEAD)
+    pump.call("patient", j.patient, 150000, 70000)
 
 
 def _journal(max_bytes: int = 16384, keep_events: int = 64):
@@ -151,18 +172,21 @@ def test_every_record_kind_round_trips():
     written = [("boot", "pwron")]
     steps = [("clock", j.set_wall_clock, (WALL_S,), WALL_S),
              ("rx", j.prescription, (rx,), None),
-             ("start", j.start, (24000, 35000, 120), 24000),
+             ("start", j.start, (24000, 35000, 120, 70000), 24000),
              ("prog", j.progress, (100, 220), None),
              ("pause", j.pause, (180,), 180),
              ("resume", j.resume, (180, 300), 180),
              ("alarm", j.alarm, (5, 250), 5),
              ("ack", j.acknowledge, (5,), 5),
              ("stop", j.stop, (250,), 250),
-             ("done", j.complete, (250,), 250)]
+             ("done", j.complete, (250,), 250),
+             ("seq", j.accept_link_seq, (77,), None),
+             ("patient", j.patient, (150000, 70000), 150000),
+             ("set", j.setting, ("occlusion", "low"), "occlusion=low")]
     for kind, method, args, value in steps:
         clock.advance(1234)
         method(*args)
-        if kind != "prog":
+        if kind in EVENT_VALUE_KEYS:
             written.append((kind, value))
     state = j.replay()
     assert [(e[2], e[3]) for e in state.events if e[2] != "rx"] == [w for w in written if w[0] != "rx"]
@@ -173,6 +197,8 @@ def test_every_record_kind_round_trips():
     times = [e[1] for e in state.events]
     assert times[0] == 0 and times[-1] == 1234 * len(steps)
     assert state.last_seq == len(steps) + 2 and state.bad_records == 0 and not state.torn_tail  # + start's prog
+    assert state.settings == {"occlusion": "low"} and state.link_seq == 77 + LINK_SEQ_AHEAD
+    assert state.past_doses == [] and state.patient_g(state.t_ms) is None and state.session.earlier_patient
 
 
 def test_every_shipped_prescription_value_round_trips():
@@ -204,7 +230,7 @@ def test_clean_session_replays_as_complete():
 def test_running_infusion_reports_its_commitment():
     """Mid-infusion the replayed delivery is the last commitment: above the count, by one span."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     clock.advance(5000)
     j.progress(250, 550)
     state = j.replay()
@@ -216,7 +242,7 @@ def test_running_infusion_reports_its_commitment():
 def test_power_on_closes_an_interrupted_infusion_without_resuming():
     """After a cut while running, power-on records the bound and reports the motor as stopped."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(250, 550)
     clock2, j2 = _reset(storage)
     state = j2.power_on("wdt")
@@ -231,7 +257,7 @@ def test_power_on_closes_an_interrupted_infusion_without_resuming():
 def test_torn_final_record_is_ignored_and_the_next_append_works():
     """A partial last line is skipped; power-on closes it and later records read back whole."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(250, 550)
     whole = encode(j.state.last_seq + 1, 9000, "prog", [("d", 500), ("c", 800)])
     for keep in (2, 10, len(whole) - 6):
@@ -252,7 +278,7 @@ def test_torn_final_record_is_ignored_and_the_next_append_works():
 def test_record_missing_only_its_newline_is_kept():
     """A cut just before the final newline leaves a whole record: it counts, and appends follow."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     storage.files["journal"] = storage.files["journal"][:-1]
     state = Journal(storage).replay()
     assert not state.torn_tail and state.in_progress and state.delivered_steps == 300
@@ -279,7 +305,7 @@ def test_bit_flip_in_a_middle_record_is_skipped_and_counted():
 def test_damaged_last_commitment_keeps_the_bound_safe():
     """If the newest commitment is damaged the bound widens by a span instead of falling back."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(280, 580)
     j.progress(560, 860)  # the motor may now be anywhere up to 860
     for byte_index in (-1, 0, 12, len(_records(storage)[-1][1]) - 1, len(_records(storage)[-1][1])):
@@ -295,7 +321,7 @@ def test_compaction_keeps_the_state_and_recent_events():
     storage, clock, j = _journal(max_bytes=2048, keep_events=8)
     j.set_wall_clock(WALL_S)
     j.prescription(standard_rx())
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     before = None
     for i in range(200):
         clock.advance(5000)
@@ -320,7 +346,7 @@ def test_compaction_alone_changes_no_recovered_fact():
     storage, clock, j = _journal(keep_events=16)
     j.set_wall_clock(WALL_S)
     j.prescription(standard_rx())
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(200, 500)
     j.alarm(5, 480)
     before = j.replay().summary()
@@ -341,6 +367,7 @@ def _check_after_cut(pump: Pump, inner) -> None:
         assert event in seqs, (event, seqs)
     for event in seqs:
         assert event in pump.acked or event == pump.in_flight
+    _check_kept_state(pump, state)
     clock, j2 = _reset(inner, keep_events=4)
     again = j2.power_on("cut")
     assert again.delivered_steps == state.delivered_steps and j2.committed_steps == 0
@@ -350,9 +377,23 @@ def _check_after_cut(pump: Pump, inner) -> None:
     assert final.delivered_steps == pump.issued and not final.in_progress
 
 
+def _check_kept_state(pump: Pump, state) -> None:
+    """Settings, the link's sequence number and the patient after a cut: what was written."""
+    for name in pump.settings:
+        assert state.settings.get(name) in pump.settings[name], (name, state.settings)
+    for seq in pump.frames:
+        assert not frames.seq_after(seq, state.link_seq), (seq, state.link_seq)
+    kinds = [k for _s, k in pump.acked]
+    if "patient" in kinds:
+        assert state.patient_g(state.t_ms) is None and state.past_doses == []
+    elif "start" in kinds and pump.in_flight[1] != "patient":
+        assert state.patient_g(state.t_ms) == 70000
+
+
 def test_power_cut_at_every_byte_never_understates_delivery():
     """Cut the power after every possible byte count of a scripted session: recovery never
-    reports less than was delivered, at most one span more, and keeps every finished event."""
+    reports less than was delivered, at most one span more, and keeps every finished event,
+    setting, accepted link sequence number and the patient's identity."""
     full = MemoryStorage()
     counting = CuttingStorage(full, 1 << 30)
     scripted = Pump(counting)
@@ -389,21 +430,23 @@ def test_cumulative_dose_counts_the_last_24_hours_by_wall_clock():
     """With the wall clock known, yesterday's infusion drops out after 24 h and not before."""
     storage, clock, j = _journal()
     j.set_wall_clock(WALL_S)
-    j.start(24000, 35000, 24000)
+    j.start(24000, 35000, 24000, 70000)
     j.complete(24000)
-    j.start(10000, 7000, 2500)
+    j.start(10000, 7000, 2500, 70000)
     j.stop(2500)  # a quarter of 7000 ug, rounded up
     state = j.replay()
     assert state.ug_last_24h(0, WALL_S + 3600) == 35000 + 1750
     assert state.ug_last_24h(0, WALL_S + 86399) == 35000 + 1750
     assert state.ug_last_24h(0, WALL_S + 86400) == 0
     assert state.past_doses[0][2] == 35000
+    # the patient is bound exactly as long as a dose of theirs counts
+    assert state.patient_g(0, WALL_S + 86399) == 70000 and state.patient_g(0, WALL_S + 86400) is None
 
 
 def test_cumulative_dose_falls_back_to_journal_time():
     """Without a wall clock an infusion counts until 24 h of powered-on time have passed."""
     storage, clock, j = _journal()
-    j.start(3, 10, 1)
+    j.start(3, 10, 1, 70000)
     j.stop(1)  # one third of 10 ug, rounded up to 4
     clock2, j2 = _reset(storage)  # power off for a night: unknown, so not subtracted
     j2.power_on("pwron")
@@ -415,7 +458,7 @@ def test_cumulative_dose_falls_back_to_journal_time():
 def test_a_dose_with_lost_totals_makes_the_sum_unknown():
     """Progress without its start record (damaged) leaves the dose unknown, not zero."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(250, 550)
     _flip_bit(storage, 1, 4, 0)
     state = j.replay()
@@ -428,7 +471,7 @@ def test_past_doses_are_bounded_and_merged_cautiously():
     storage, clock, j = _journal()
     for i in range(MAX_PAST_DOSES + 5):
         clock.advance(60000)
-        j.start(100, 1000, 100)
+        j.start(100, 1000, 100, 70000)
         j.complete(100)
     state = j.replay()
     assert len(state.past_doses) == MAX_PAST_DOSES
@@ -467,7 +510,7 @@ def test_commitments_need_an_open_infusion_and_stay_within_the_span():
     storage, clock, j = _journal()
     assert "start()" in str(raises(ValueError, j.progress, 0, 10))
     raises(ValueError, j.pause, 0)
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     e = raises(ValueError, j.progress, 100, 401)
     assert "committed_steps=401" in str(e) and "allows 300" in str(e)
     j.progress(100, 400)
@@ -479,7 +522,7 @@ def test_commitments_need_an_open_infusion_and_stay_within_the_span():
 def test_a_back_off_does_not_lower_the_delivered_count():
     """After a pressure-relief back-off the lower net count does not un-deliver drug."""
     storage, clock, j = _journal()
-    j.start(24000, 35000, 300)
+    j.start(24000, 35000, 300, 70000)
     j.progress(900, 1200)
     j.alarm(5, 1000)
     assert j.replay().delivered_steps == 1000

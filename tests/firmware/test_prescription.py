@@ -123,3 +123,13 @@ def test_stray_fields_are_refused():
     e = _assert_rejected(standard_rx(rate_ug_kg_h=200), errors.BAD_VALUE, "rate_ug_kg_h")
     assert "dose_ug_kg" in e.allowed
     _assert_rejected(standard_rx(weigth_g=70000), errors.BAD_VALUE, "weigth_g")
+
+
+def test_another_weight_than_the_patients_is_refused_naming_both():
+    """Doses of the last 24 h went to a 70 kg patient: 150 kg is refused whatever room it would
+    make, naming the entered weight and the recorded one; the recorded weight is checked as usual."""
+    e = raises(Rejected, validate, standard_rx(weight_g=150000), LIBRARY, SYRINGES, board().drive, 70000, 70000)
+    assert (e.code, e.field, e.value, e.allowed) == (errors.PATIENT_MISMATCH, "weight_g", 150000, "70000")
+    e = raises(Rejected, validate, standard_rx(dose_ug_kg=50), LIBRARY, SYRINGES, board().drive, 70000, 70000)
+    assert e.code == errors.CUMULATIVE_LIMIT and e.value == 1050
+    assert validate(standard_rx(weight_g=150000), LIBRARY, SYRINGES, board().drive, 0, None).weight_g == 150000

@@ -11,6 +11,7 @@ def test_identify_typed_by_hand():
     b = Bench()
     (ans,) = b.answers(b.send(b"ID\r\n"))
     assert ans.startswith("- OK ID fw=") and "board=VIRTUAL" in ans and "last_seq=0" in ans
+    assert " build=source " in ans  # no build.json beside the source tree: not a stamped image
 
 
 def test_program_and_start_framed():
@@ -64,6 +65,20 @@ def test_retry_of_a_refusal_is_the_same_refusal():
     assert b.answers(b.framed(1, "START")) == first
 
 
+def test_same_seq_with_another_body_is_refused():
+    """The last accepted seq on a different frame (valid CRC) neither acts nor gets the earlier
+    command's answer; the true retry still does."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    (first,) = b.answers(b.framed(2, "START"))
+    (ans,) = b.answers(b.framed(2, "STOP"))
+    assert ans == "- ERR SEQ_REUSED field=seq value=2 allowed=3"
+    assert b.ctl.state == RUNNING and b.proto.stats["seq_reused"] == 1 and b.proto.stats["retries"] == 0
+    assert b.answers(b.framed(2, "START")) == [first] and b.proto.stats["retries"] == 1
+    (ans,) = b.answers(b.framed(3, "STOP"))
+    assert ans == "3 OK STOP state=idle"
+
+
 def test_out_of_order_seq_is_refused():
     """An older sequence number is refused with the next expected one."""
     b = Bench()
@@ -79,6 +94,19 @@ def test_seq_wraps_after_65535():
     b.framed(65535, "STATUS")
     (ans,) = b.answers(b.framed(1, "STATUS"))
     assert ans.startswith("1 OK STATUS")
+
+
+def test_seq_window_counts_on_the_cycle_without_zero():
+    """The documented rule: numbers run 1..65535 (0 never used) and a new one is 1..32767 steps
+    ahead, counted modulo 65535; seq 0 is refused."""
+    b = Bench()
+    b.framed(65535, "STATUS")
+    (ans,) = b.answers(b.framed(32768, "STATUS"))  # 32768 steps ahead of 65535
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=32768 allowed=1")
+    (ans,) = b.answers(b.framed(32767, "STATUS"))  # 32767 steps ahead
+    assert ans.startswith("32767 OK STATUS")
+    (ans,) = b.answers(b.framed(0, "STATUS"))
+    assert ans.startswith("- ERR BAD_FRAME field=seq value=0")
 
 
 def test_hard_limit_error_carries_field_value_range():
@@ -122,6 +150,23 @@ def test_overlong_line_is_discarded_whole():
     assert b.proto._len == 0 and b.proto.stats["too_long"] == 1
     (ans,) = b.answers(b.send(b"STATUS\n"))
     assert ans.startswith("- OK STATUS state=idle")
+
+
+def test_full_length_line_with_crlf_is_accepted():
+    """MAX_LINE bytes of content followed by CR LF is a full line, not an overlong one; one
+    byte more is too long, with either ending."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    body = "2 CONFIRM fields=" + "x," * 200
+    body = body[:MAX_LINE - 10]  # + " *" and 8 hex digits of CRC = MAX_LINE
+    frame = frames.seal(body)
+    assert len(frame) == MAX_LINE + 1
+    (ans,) = b.answers(b.send(frame[:-1] + b"\r\n"))
+    assert ans.startswith("2 ERR BAD_STATE field=confirm") and b.proto.stats["too_long"] == 0
+    (ans,) = b.answers(b.send(b"X" + frames.seal("3 " + body[2:])[:-1] + b"\r\n"))
+    assert ans.startswith("- ERR LINE_TOO_LONG") and b.proto.stats["too_long"] == 1
+    (ans,) = b.answers(b.send(b"Y" * MAX_LINE + b"\rZ\n"))
+    assert ans.startswith("- ERR LINE_TOO_LONG") and b.proto.stats["too_long"] == 2
 
 
 def test_binary_noise_is_refused():
@@ -215,3 +260,68 @@ def test_selftest_over_the_link():
     b.vb.switches.syringe = False
     (ans,) = b.answers(b.framed(2, "SELFTEST"))
     assert ans == "2 OK SELFTEST result=pass pins=ok force_sensor=ok step_counter=ok"
+
+
+def test_occlusion_level_is_kept_through_a_power_cut():
+    """OCCLUSION level=low, START, power cut, ACK, RESUME: STATUS still says low."""
+    b = Bench()
+    b.framed(1, "OCCLUSION level=low")
+    b.framed(2, "PROGRAM " + STANDARD)
+    b.framed(3, "START")
+    b.tick(60000)
+    b.power_cut()
+    seq = frames.next_seq(b.proto.last_seq)  # the host reads last_seq (ID) after a reset
+    (ans,) = b.answers(b.framed(seq, "ACK"))
+    assert ans == "%d OK ACK state=paused alarm=POWER_LOSS" % seq
+    (ans,) = b.answers(b.framed(seq + 1, "RESUME"))
+    assert ans == "%d OK RESUME state=running" % (seq + 1)
+    (ans,) = b.answers(b.send(b"STATUS\n"))
+    assert "occlusion=low" in ans
+
+
+def test_frames_from_before_a_reset_are_refused_after_it():
+    """Every frame accepted before a reset is old after it: a replayed START is refused and
+    starts nothing; the host continues from ID's last_seq. Flash sees one record per 256 frames."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    start = frames.seal("2 START")
+    b.send(start)
+    b.framed(3, "STOP")
+    for seq in range(4, 300):
+        b.framed(seq, "VITALS sbp=120 dbp=80 hr=70 spo2=98")
+    b.power_cut()
+    b.framed(300, "PROGRAM " + STANDARD)  # not accepted: 300 was reserved before the reset
+    (ans,) = b.answers(b.send(start))
+    assert ans.startswith("- ERR SEQ_ORDER field=seq value=2") and b.ctl.state_name() == "idle"
+    (ans,) = b.answers(b.send(b"ID\n"))
+    last_seq = int(ans.split("last_seq=")[1])
+    assert last_seq >= 299
+    (ans,) = b.answers(b.framed(frames.next_seq(last_seq), "PROGRAM " + STANDARD))
+    assert " OK PROGRAM state=programmed" in ans
+    assert "seq" not in [e[2] for e in b.ctl.journal.replay().events]  # the reservation is no event
+    kinds = [line.split(b" ")[2] for line in b.ctl.journal.storage.read("journal").split(b"\n") if line]
+    assert kinds.count(b"seq") == 3  # frame 1, frame 258, and the first frame after the reset
+
+
+def test_another_patient_needs_a_journalled_reidentification():
+    """A dose for 70 kg is on record: PROGRAM for 150 kg is refused naming both weights;
+    PATIENT restating 70 kg re-identifies (journalled), and 150 kg can then be programmed."""
+    b = Bench()
+    b.framed(1, "PROGRAM " + STANDARD)
+    b.framed(2, "START")
+    b.tick(1000)
+    b.framed(3, "STOP")
+    other = STANDARD.replace("weight_g=70000", "weight_g=150000")
+    (ans,) = b.answers(b.framed(4, "PROGRAM " + other))
+    assert ans == "4 ERR PATIENT_MISMATCH field=weight_g value=150000 allowed=70000"
+    (ans,) = b.answers(b.framed(5, "PATIENT weight_g=150000 was_g=80000"))
+    assert ans == "5 ERR CONFIRMATION_MISMATCH field=was_g value=80000 allowed=70000"
+    (ans,) = b.answers(b.send(b"PATIENT weight_g=150000 was_g=70000\n"))
+    assert ans.startswith("- ERR CRC_REQUIRED")
+    (ans,) = b.answers(b.framed(6, "PATIENT weight_g=150000 was_g=70000"))
+    assert ans == "6 OK PATIENT state=idle weight_g=150000"
+    b.power_cut()
+    (ans,) = b.answers(b.framed(frames.next_seq(b.proto.last_seq), "PROGRAM " + other))
+    assert " OK PROGRAM state=programmed" in ans
+    (ans,) = b.answers(b.send(b"LOG from=0\n"))
+    assert "j.patient:150000" in ans

@@ -83,3 +83,84 @@ def test_event_log_survives_the_reset():
     _, vb, ctl = _interrupted(minutes=2)
     kinds = [kind for _seq, _t, kind, _v in ctl.recovered_events]
     assert kinds == ["boot", "rx", "start", "boot"]  # progress records are not events
+
+
+def _full_daily_dose(storage):
+    """70 kg at 1.0 mg/kg over 20 min (the daily maximum, confirmed over the soft limits) to completion."""
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx(dose_ug_kg=1000, duration_min=20))
+    ctl.confirm(["dose_ug_kg", "duration_min"])
+    ctl.start()
+    run_until_state(vb, ctl, (COMPLETE,), 21 * MIN)
+    assert ctl.state == COMPLETE
+    return vb, ctl
+
+
+def _refuses_more_for_the_70_kg_patient(ctl):
+    e = raises(Rejected, ctl.program_prescription, standard_rx(dose_ug_kg=50))
+    assert e.code == errors.CUMULATIVE_LIMIT and e.value == 1050
+    e = raises(Rejected, ctl.program_prescription, standard_rx(weight_g=150000))  # 0.47 + 0.5 mg/kg if divided by 150
+    assert (e.code, e.field, e.value, e.allowed) == (errors.PATIENT_MISMATCH, "weight_g", 150000, "70000")
+    assert ctl.program is None or ctl.program.weight_g == 70000
+
+
+def test_another_weight_does_not_reset_the_daily_maximum():
+    """After the 70 kg patient's daily maximum, entering 150 kg is refused (naming both weights),
+    before and after a power cut and after compaction; only an explicit, journalled
+    re-identification restating the recorded weight lets the new patient be programmed."""
+    storage = MemoryStorage()
+    vb, ctl = _full_daily_dose(storage)
+    _refuses_more_for_the_70_kg_patient(ctl)
+    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    _refuses_more_for_the_70_kg_patient(ctl)
+    ctl.journal.compact()
+    vb, ctl = _boot(MemoryStorage(dict(ctl.journal.storage.files)))
+    _refuses_more_for_the_70_kg_patient(ctl)
+    e = raises(Rejected, ctl.reidentify_patient, 150000, 75000)
+    assert (e.code, e.field, e.allowed) == (errors.CONFIRMATION_MISMATCH, "was_g", "70000")
+    _refuses_more_for_the_70_kg_patient(ctl)
+    ctl.reidentify_patient(150000, 70000)
+    assert ctl.state == IDLE
+    assert [e[2:] for e in ctl.journal.state.events[-1:]] == [("patient", 150000)]
+    vb, ctl = _boot(MemoryStorage(dict(ctl.journal.storage.files)))
+    assert ctl.program_prescription(standard_rx(weight_g=150000)).weight_g == 150000
+
+
+def test_occlusion_level_survives_a_power_cut():
+    """OCCLUSION low, START, power cut: the pump comes back at low, and the recovered
+    infusion's occlusion threshold is low's; a level never chosen stays the default."""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    assert ctl.occlusion_level == "medium"
+    ctl.set_occlusion_level("low")
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    run_until_state(vb, ctl, (), MIN)
+    low_counts = ctl.safety.occlusion.threshold_counts
+    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
+    ctl.acknowledge()
+    ctl.resume()
+    assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
+    ctl.journal.compact()
+    vb, ctl = _boot(MemoryStorage(dict(ctl.journal.storage.files)))
+    assert ctl.occlusion_level == "low"
+
+
+def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
+    """Paused, then a power cut: the pump comes up idle with that infusion still open in the
+    journal; PATIENT ends it there (its dose stays the earlier patient's) and then re-identifies."""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx())
+    ctl.start()
+    run_until_state(vb, ctl, (), MIN)
+    ctl.pause()
+    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl.state == IDLE and ctl.journal.state.in_progress
+    e = raises(Rejected, ctl.program_prescription, standard_rx(weight_g=80000))
+    assert e.code == errors.PATIENT_MISMATCH
+    ctl.reidentify_patient(80000, 70000)
+    kinds = [e[2] for e in ctl.journal.replay().events]
+    assert kinds[-2:] == ["stop", "patient"] and not ctl.journal.state.in_progress
+    assert ctl.program_prescription(standard_rx(weight_g=80000)).weight_g == 80000

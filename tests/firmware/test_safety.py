@@ -276,3 +276,19 @@ def test_steps_never_commanded_are_a_fault_at_once():
     used = run_until_state(vb, ctl, (ALARM,), 1000)
     assert used <= 100 and ctl.alarm_code == alarms.STEP_MISMATCH and not vb.stepper.enabled
     assert ctl.journal.state.delivered_steps >= vb.stepper.position
+
+
+def test_held_back_steps_released_at_once_are_a_rate_limit():
+    """A generator that holds its queue for 7 s (the lag stays under the stall alarm) and then
+    plays it at once pushes ~70 steps in a tick, over 4 steps a tick allowed: RATE_LIMIT, latched,
+    final. At the prescribed rate, and while catching up, it never fires (the other tests)."""
+    vb, ctl = _running(minutes=1)
+    vb.stepper.stalled = True
+    run_until_state(vb, ctl, (), 7000)
+    assert ctl.state == RUNNING and vb.stepper.pending() > 50
+    vb.stepper.stalled = False
+    used = _latched(vb, ctl, alarms.RATE_LIMIT, 1000)
+    assert used <= 100
+    ctl.acknowledge()
+    assert ctl.state != PAUSED  # the infusion cannot be resumed
+    assert ctl.journal.state.last_alarm == alarms.RATE_LIMIT

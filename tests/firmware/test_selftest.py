@@ -1,9 +1,15 @@
 """The power-on self-test on the virtual board: pins, a live force sensor, and a dry move the
 independent counter must see step for step, refused with a syringe loaded."""
 
+import json
+
 from firmware.board import Board
 from firmware.controller import RUNNING
+from firmware.datafile import load_json
+from firmware.hal.file_storage import FileStorage
+from firmware.main import boot
 from firmware.selftest import DRY_MOVE_STEPS, check_pins, run_selftest
+from tests.firmware.checks import raises
 from tests.firmware.fixtures import controller, standard_rx
 
 
@@ -77,3 +83,39 @@ def test_real_board_pins_are_checked():
     del board.pins["enable"]
     name, ok, detail = check_pins(board)
     assert not ok and "enable missing" in detail and "both on GPIO" in detail
+
+
+def _without(board_name: str, *names, **moved):
+    doc = load_json("boards/%s/board.json" % board_name)
+    doc["pins"] = dict(doc["pins"])
+    for name in names:
+        del doc["pins"][name]
+    doc["pins"].update(moved)
+    return Board(doc)
+
+
+def test_each_boards_step_counting_pins_are_required():
+    """The Pico's budget gate and the ESP32's STEP/DIR sense pins are required, and checked for
+    clashes like the others; both shipped board files pass."""
+    for name in ("RPI_PICO", "ESP32_DEVKITC"):
+        assert check_pins(Board.load(name))[1], name
+    ok, detail = check_pins(_without("RPI_PICO", "step_gate"))[1:]
+    assert not ok and "step_gate missing" in detail
+    ok, detail = check_pins(_without("ESP32_DEVKITC", "step_sense", "dir_sense"))[1:]
+    assert not ok and "step_sense missing" in detail and "dir_sense missing" in detail
+    ok, detail = check_pins(_without("ESP32_DEVKITC", dir_sense=32))[1:]  # on the HX711's data pin
+    assert not ok and "both on GPIO 32" in detail and "dir_sense" in detail
+    ok, detail = check_pins(_without("RPI_PICO", step_gate=99))[1:]
+    assert not ok and "step_gate is 99" in detail
+
+
+def test_boot_names_every_missing_pin_before_building_the_hal():
+    """A Pico board file without its gate pin stops the boot with the self-test's message, before
+    the HAL (which needs the board's hardware) is imported."""
+    doc = load_json("boards/RPI_PICO/board.json")
+    del doc["pins"]["step_gate"]
+    del doc["pins"]["enable"]
+    folder = "out/test-tmp/selftest-board"
+    FileStorage(folder).replace("board.json", json.dumps(doc).encode())
+    e = raises(ValueError, boot, folder + "/board.json")
+    assert "step_gate missing" in str(e) and "enable missing" in str(e) and "RPI_PICO" in str(e)

@@ -87,18 +87,20 @@ def test_clinical_profile_refused_in_service():
 
 
 def test_repeated_bench_deliveries_never_meet_the_daily_limit_and_leave_it_untouched():
-    """Five standard volumes of water in a row (2.5 mg/kg as if it were drug): each accepted; after
-    leaving SERVICE the clinical 1.0 mg/kg daily limit still applies in full."""
+    """Five standard doses of water in a row for five nominal weights: each accepted; after
+    leaving SERVICE a 70 kg patient starts afresh and the clinical 1.0 mg/kg daily limit applies
+    in full."""
     vb, ctl = _boot(MemoryStorage())
     ctl.service_state.act("enter", ctl.state_name())
-    for _ in range(5):
-        ctl.program_prescription(_water())
+    for weight_g in (70000, 40000, 150000, 55000, 100000):  # bench weights are nominal: no patient
+        ctl.program_prescription(_water(weight_g=weight_g))
         ctl.start()
         run_until_state(vb, ctl, ("complete",), 41 * 60000)
         assert ctl.state_name() == "complete"
     ctl.stop()
     ctl.service_state.act("leave", ctl.state_name())
     assert ctl.journal.ug_last_24h() == 0  # water is no drug
+    assert ctl.journal.patient_g() is None  # nor does it bind a patient
     ctl.program_prescription(standard_rx(dose_ug_kg=1000))  # the whole daily allowance: accepted
     e = raises(Rejected, ctl.program_prescription, standard_rx(dose_ug_kg=1000), 1)
     assert e.code == errors.CUMULATIVE_LIMIT  # one more ug and the limit holds
@@ -117,8 +119,8 @@ def test_service_survives_a_reset_and_a_compaction():
     ctl3.service_state.act("leave", ctl3.state_name())
     vb4, ctl4 = _boot(MemoryStorage(dict(ctl3.journal.storage.files)))
     assert not ctl4.service_state.active
-    kinds = [kind for _seq, _t, kind, _v in ctl4.recovered_events]
-    assert "svc" in kinds  # in the event log too
+    settings = [v for _seq, _t, kind, v in ctl4.recovered_events if kind == "set"]
+    assert settings[-2:] == ["service=1", "service=0"]  # in the event log too
 
 
 def test_flash_needs_service_and_no_syringe():

@@ -4,11 +4,13 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from hil.client import PumpClient, PumpError, PumpTimeout
+from firmware import frames
+from hil.client import PumpClient, PumpError, PumpMismatch, PumpTimeout
 from hil.pty_link import PtyLink
 from hil.virtual_board import ROOT, VirtualBoard
 
@@ -189,3 +191,73 @@ def test_client_follows_the_pump_after_a_sequence_refusal(board, tmp_path):
         pump.seq = 60000  # behind the pump's last number, as a stale host would be
         assert pump.status()["state"] == "idle"
         assert pump.seq == 6  # five statuses were 1..5: the pump asked for 6
+
+
+def test_client_takes_a_reused_seq_refusal_as_a_sequence_refusal(board, tmp_path):
+    """Another host used the client's next number for START (the issue's `3 START`); the client's
+    `3 STOP` is refused (SEQ_REUSED), not answered `OK START`, and goes again as 4: the pump stops."""
+    with PumpClient.open(board.port, log_path=tmp_path / "a.log", timeout_s=0.3) as pump:
+        pump.program(**STANDARD)
+        pump.send_raw(frames.seal(f"{pump.seq + 1} START"))  # the other host
+        assert any(line.endswith(b"OK START state=running") for line in
+                   [frames.split_crc(x)[0] for x in pump.read_lines(0.3)])
+        assert pump.stop()["state"] == "idle"
+        assert pump.status()["state"] == "idle" and pump.stats()["seq_reused"] == 1
+
+
+class WrongAnswerPump:
+    """A pump that matches a retry on the sequence number alone, as this firmware did before it
+    kept the last frame's CRC: every frame is answered `<seq> OK START state=running`. It serves
+    a real pty, line by line, from a thread."""
+
+    def __init__(self) -> None:
+        self.link = PtyLink()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        pending = b""
+        while not self._stop.is_set():
+            if not self.link.wait_readable(0.05):
+                continue
+            pending += self.link.read_available()
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                tag = line.split(b" ", 1)[0].decode(errors="replace")
+                if tag == "ID":
+                    self.link.write(frames.seal("- OK ID fw=old board=VIRTUAL library=x syringes=x last_seq=2"))
+                else:
+                    self.link.write(frames.seal(f"{tag} OK START state=running"))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.link.close()
+
+
+def test_stop_answered_with_ok_start_raises_instead_of_succeeding(tmp_path):
+    """`3 OK START` to the client's `3 STOP` is not a success: PumpMismatch names both."""
+    fake = WrongAnswerPump()
+    try:
+        with PumpClient.open(fake.link.path, log_path=tmp_path / "w.log", timeout_s=0.5) as pump:
+            with pytest.raises(PumpMismatch) as e:
+                pump.stop()
+            assert e.value.command == "STOP" and e.value.seq == "3"
+            assert "OK START" in str(e.value) and "STOP" in str(e.value)
+    finally:
+        fake.close()
+
+
+def test_another_patient_over_the_link(pump):
+    """After a dose for 70 kg, a program for 150 kg is refused naming both weights; the client's
+    re-identification restating 70 kg lets it through."""
+    pump.program(**STANDARD)
+    pump.start()
+    pump.stop()
+    other = {**STANDARD, "weight_g": 150000}
+    with pytest.raises(PumpError) as e:
+        pump.program(**other)
+    assert (e.value.code, e.value.field, e.value.value, e.value.allowed) == ("PATIENT_MISMATCH", "weight_g", 150000, 70000)
+    assert pump.reidentify_patient(150000, 70000)["state"] == "idle"
+    assert pump.program(**other)["state"] == "programmed"

@@ -1,13 +1,18 @@
 """Stateful property test of the controller: random operator commands, sensor faults, occlusions,
-switch changes, vitals and generator faults, with the safety invariants checked after every step."""
+switch changes, vitals and generator faults, with the safety invariants checked after every step.
+Across resets too: the daily maximum of the first-recorded patient (whatever weight is entered
+later, unless the patient is explicitly re-identified), the occlusion level, and the link's
+sequence numbers (a frame accepted before a reset is never accepted after it)."""
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from firmware.controller import ALARM, RUNNING, Controller
+from firmware import frames
+from firmware.controller import ALARM, AWAITING_CONFIRMATION, PROGRAMMED, RUNNING, Controller
 from firmware.errors import Rejected
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
+from firmware.protocol import Protocol
 from tests.firmware.fixtures import LIBRARY, SYRINGES, board, controller, pain_rx, standard_rx
 
 PRESCRIPTIONS = st.sampled_from([
@@ -27,6 +32,15 @@ class PumpMachine(RuleBasedStateMachine):
         self.true_prev_lives = 0  # steps this infusion delivered before the last reset
         self.true_base = 0  # STEP-line position when this infusion started (in this life)
         self.gate_failed_now = False
+        # the daily maximum per patient, settings and the link, across resets (own rules below)
+        self.patient_g = None  # the first-recorded patient's weight (None: nobody dosed yet)
+        self.patient_ug = 0  # ug truly given to that patient by finished infusions, all lives
+        self.infusion = None  # [total_ug, total_steps, most true steps so far] of the last one started
+        self.level = self.ctl.occlusion_level
+        self.proto = None  # the protocol of self.ctl (a reset brings a new one)
+        self.proto_ctl = None
+        self.life = 0
+        self.link_frames = []  # (life, frame bytes) of frames the pump accepted
 
     def _true_delivered(self) -> int:
         return self.true_prev_lives + self.vb.stepper.position - self.true_base
@@ -64,6 +78,7 @@ class PumpMachine(RuleBasedStateMachine):
             self.true_prev_lives = 0
             self.true_base = self.vb.stepper.position
             self.gate_failed_now = False
+            self._started_for_patient()
 
     @rule()
     def pause(self):
@@ -93,6 +108,7 @@ class PumpMachine(RuleBasedStateMachine):
             self.ctl.tick(self.vb.clock.now_ms())
             self.ctl.service(self.vb.clock.now_ms())
             t += 100
+            self._count_true_dose()
             if before_state != RUNNING and self.ctl.state != RUNNING:
                 # no forward motion outside RUNNING (an occlusion back-off only goes backwards)
                 assert self.vb.stepper.position <= before_pos + 1
@@ -133,6 +149,7 @@ class PumpMachine(RuleBasedStateMachine):
     @rule(cause=st.sampled_from(["power", "watchdog"]))
     def reset(self, cause):
         """The board restarts: new hardware state, the same flash."""
+        self._count_true_dose()
         delivered = self._true_delivered()
         flash = MemoryStorage(dict(self.vb.storage.files))
         self.vb = VirtualBoard(storage=flash)
@@ -171,6 +188,115 @@ class PumpMachine(RuleBasedStateMachine):
         """What the journal would say after a reset equals what it says now."""
         j = self.ctl.journal
         assert j.replay().summary() == j.state.summary()
+
+
+    # ---- the daily maximum per patient, settings and the link across resets ----------------
+    def _count_true_dose(self):
+        """The most steps the infusion under way has truly delivered (a back-off does not take
+        drug back from the patient)."""
+        if self.infusion is not None and self.ctl.plan is not None:
+            self.infusion[2] = max(self.infusion[2], self._true_delivered())
+
+    def _close_infusion(self):
+        if self.infusion is not None:
+            total_ug, total_steps, steps = self.infusion
+            self.patient_ug += steps * total_ug // total_steps
+            self.infusion = None
+
+    def _started_for_patient(self):
+        p = self.ctl.program
+        self._close_infusion()
+        if self.patient_g is None:
+            self.patient_g = p.weight_g
+        assert p.weight_g == self.patient_g  # never dosed under another weight silently
+        self.infusion = [p.total_ug, p.total_steps, 0]
+
+    @rule(weight_g=st.sampled_from([45000, 70000, 150000]), dose=st.sampled_from([100, 500, 1000]))
+    def program_for_weight(self, weight_g, dose):
+        """Another weight, and doses up to the daily maximum (20 min; soft overrides confirmed)."""
+        self.program(standard_rx(weight_g=weight_g, dose_ug_kg=dose, duration_min=20))
+        self.confirm()
+
+    @rule(new_g=st.sampled_from([45000, 70000, 150000]), restate=st.booleans())
+    def reidentify(self, new_g, restate):
+        """PATIENT: only with the recorded weight restated, only between infusions."""
+        was = self.patient_g if restate and self.patient_g is not None else 12345
+        before = self.ctl.journal.state.last_seq
+        self._try(self.ctl.reidentify_patient, new_g, was)
+        if self.ctl.journal.state.last_seq != before:  # accepted: the patient record is written
+            assert restate and self.ctl.program is None
+            self._count_true_dose()
+            self.infusion = None  # given to the earlier patient
+            self.patient_g = None
+            self.patient_ug = 0
+
+    @invariant()
+    def daily_maximum_held_for_the_first_recorded_patient(self):
+        """A program accepted for the patient fits their daily maximum with what they truly got."""
+        p = self.ctl.program
+        if p is None or self.ctl.state not in (PROGRAMMED, AWAITING_CONFIRMATION) or self.patient_g is None:
+            return
+        assert p.weight_g == self.patient_g, (p.weight_g, self.patient_g)
+        limit = LIBRARY.profile(p.drug, p.profile).limit("cumulative_ug_kg_24h")
+        if limit is not None:
+            given = self.patient_ug
+            if self.infusion is not None:
+                given += self.infusion[2] * self.infusion[0] // self.infusion[1]
+            assert (given + p.total_ug) * 1000 <= limit.hard_max * self.patient_g, (given, p.total_ug)
+
+    @rule(level=st.sampled_from(["low", "medium", "high", "extreme"]))
+    def occlusion_level(self, level):
+        self._try(self.ctl.set_occlusion_level, level)
+        if level != "extreme":
+            self.level = level
+
+    @invariant()
+    def occlusion_level_is_the_one_chosen(self):
+        """Through every reset the level is the one the operator last chose."""
+        assert self.ctl.occlusion_level == self.level
+
+    def _link(self) -> Protocol:
+        if self.proto_ctl is not self.ctl:  # a reset: a new pump on the same flash
+            self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+            self.proto_ctl = self.ctl
+            self.life += 1
+        assert self.proto is not None
+        return self.proto
+
+    def _send(self, frame: bytes) -> bytes:
+        proto = self._link()
+        self.vb.link.rx.extend(frame)
+        proto.poll(self.vb.clock.now_ms())
+        out = bytes(self.vb.link.tx)
+        self.vb.link.tx = bytearray()
+        return out
+
+    @rule(gap=st.integers(1, 600), body=st.sampled_from(["STATUS", "ID", "TELEMETRY interval_ms=0"]))
+    def link_frame(self, gap, body):
+        """The host's next frame, sometimes skipping numbers (as after lost frames)."""
+        proto = self._link()
+        seq = proto.last_seq
+        for _ in range(gap):
+            seq = frames.next_seq(seq)
+        frame = frames.seal("%d %s" % (seq, body))
+        before = proto.stats["frames"]
+        out = self._send(frame)
+        if proto.stats["frames"] == before + 1:
+            self.link_frames.append((self.life, frame))
+        else:
+            assert gap >= frames.SEQ_WINDOW, out
+
+    @precondition(lambda self: self.link_frames)
+    @rule(data=st.data())
+    def replay_a_frame_from_before_a_reset(self, data):
+        proto = self._link()
+        earlier = [f for life, f in self.link_frames if life < self.life]
+        if not earlier:
+            return
+        frame = data.draw(st.sampled_from(earlier))
+        before = proto.stats["frames"]
+        out = self._send(frame)
+        assert proto.stats["frames"] == before and b"ERR SEQ_ORDER" in out, out
 
 
 PumpMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

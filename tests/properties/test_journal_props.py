@@ -5,8 +5,9 @@ more than one span above it, finished events survive, compaction changes nothing
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from firmware import frames
 from firmware.hal.virtual import MemoryStorage, VirtualClock
-from firmware.journal import Journal
+from firmware.journal import EVENT_VALUE_KEYS, Journal
 from tests.firmware.fixtures import standard_rx
 from tests.firmware.test_journal import CuttingStorage, PowerCut
 
@@ -17,8 +18,11 @@ RUN = st.tuples(st.just("run"), st.integers(1, 10), st.integers(0, 90))  # inter
 START = st.tuples(st.just("start"), st.integers(1, 50000), st.integers(50, 2000))
 OPS = st.one_of(
     RUN, RUN, RUN, START,
-    st.sampled_from([("pause",), ("resume",), ("ack",), ("stop",), ("done",), ("rx",), ("clock",), ("reset",)]),
+    st.sampled_from([("pause",), ("resume",), ("ack",), ("stop",), ("done",), ("rx",), ("clock",), ("reset",),
+                     ("patient",)]),
     st.tuples(st.just("alarm"), st.integers(1, 11)),
+    st.tuples(st.just("set"), st.sampled_from(["low", "medium", "high"])),
+    st.tuples(st.just("frame"), st.integers(1, 600)),  # the link's next frame, this far ahead
 )
 # Sessions begin with a prescription and a start, so most of them deliver something.
 SESSIONS = st.tuples(START, st.lists(OPS, min_size=10, max_size=80)).map(lambda p: [("rx",), p[0]] + p[1])
@@ -36,6 +40,9 @@ class Model:
         self.span = 0
         self.acked = []  # (seq, kind) of event records whose append returned
         self.in_flight = None
+        self.level = (None, None)  # the occlusion setting: (durable, being written)
+        self.link_seq = 0  # the last link frame accepted
+        self.weight_g = 70000
         self.j = None
         if power_on:
             self.boot("pwron")
@@ -48,7 +55,7 @@ class Model:
     def call(self, kind: str, method, *args, seq=None) -> None:
         self.in_flight = (seq if seq is not None else self.j.state.last_seq + 1, kind)
         method(*args)
-        if kind != "prog":
+        if kind in EVENT_VALUE_KEYS:
             self.acked.append(self.in_flight)
 
     def interval(self, steps_per_s: int) -> None:
@@ -70,7 +77,7 @@ class Model:
                 self.interval(op[2])
         elif name == "start" and not self.open():
             self.issued, self.span = 0, op[2]
-            self.call("start", j.start, op[1], op[1] * 3 // 2, op[2])
+            self.call("start", j.start, op[1], op[1] * 3 // 2, op[2], self.weight_g)
         elif name == "pause" and moving:
             self.call("pause", j.pause, self.issued)
         elif name == "resume" and self.open() and not moving:
@@ -87,6 +94,17 @@ class Model:
             self.call("clock", j.set_wall_clock, WALL_S + self.clock.elapsed_ms // 1000)
         elif name == "reset":
             self.boot("soft")
+        elif name == "patient" and not self.open():
+            self.call("patient", j.patient, self.weight_g + 1000, self.weight_g)
+            self.weight_g += 1000
+        elif name == "set":
+            self.level = (self.level[0], op[1])
+            self.call("set", j.setting, "occlusion", op[1])
+            self.level = (op[1], op[1])
+        elif name == "frame":
+            seq = (self.link_seq + op[1] - 1) % (frames.SEQ_MODULO - 1) + 1
+            self.call("seq", j.accept_link_seq, seq)
+            self.link_seq = seq
 
     def after_cut(self, inner) -> None:
         """Check what survived; a record the cut left whole is an event from now on."""
@@ -96,6 +114,8 @@ class Model:
         if self.in_flight in [(e[0], e[2]) for e in state.events]:
             self.acked.append(self.in_flight)
         self.in_flight = None
+        level = state.settings.get("occlusion")
+        self.level = (level, level)
 
     def check(self, state) -> None:
         """What a replay must say about the pump as it is now."""
@@ -107,6 +127,8 @@ class Model:
         for event in seqs:
             assert event in self.acked or event == self.in_flight
         assert state.bad_records == 0
+        assert state.settings.get("occlusion") in self.level
+        assert self.link_seq == 0 or not frames.seq_after(self.link_seq, state.link_seq)
 
 
 def _run(model: Model, ops: list) -> None:

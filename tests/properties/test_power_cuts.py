@@ -1,6 +1,7 @@
 """A power cut at every journal write boundary of a scripted session (whole write lost, or torn
 in half): after recovery the pump never under-states what it delivered, so finishing the
-infusion never over-delivers, and no event written before the cut is lost."""
+infusion never over-delivers, no event written before the cut is lost, and the occlusion level
+and the patient's identity are those last written whole."""
 
 import pytest
 
@@ -24,6 +25,7 @@ class CutStorage(MemoryStorage):
         self.writes = 0
         self.cut = False
         self.event_seqs = []  # events whose record was written whole before the cut
+        self.kinds = []  # kinds of the records written whole before the cut
 
     def append(self, name, data):
         if self.cut:
@@ -38,13 +40,17 @@ class CutStorage(MemoryStorage):
             rec = decode(line) if line else None
             if rec is not None and rec[2] in EVENT_VALUE_KEYS:
                 self.event_seqs.append(rec[0])
+            if rec is not None:
+                self.kinds.append(rec[2])
 
 
 def _session(storage):
-    """Program, start, pause, resume, occlusion alarm, ack, resume, stop; returns (true steps, journal lines)."""
+    """Occlusion level, program, start, pause, resume, occlusion alarm, ack, resume, stop, another
+    patient; returns the true steps."""
     vb = VirtualBoard(storage=storage)
     try:
         ctl = Controller(vb.hal, board(), LIBRARY, SYRINGES)
+        ctl.set_occlusion_level("low")
         ctl.program_prescription(RX)
         ctl.start()
         run_until_state(vb, ctl, (), MIN)
@@ -58,6 +64,7 @@ def _session(storage):
         ctl.resume()
         run_until_state(vb, ctl, (), MIN)
         ctl.stop()
+        ctl.reidentify_patient(80000, RX["weight_g"])
     except OSError:
         pass
     return vb.stepper.position
@@ -93,6 +100,12 @@ def test_every_cut_point(torn):
         # every event fully written before the cut is still in the log
         kept = [seq for seq, _t, _k, _v in ctl.recovered_events]
         assert storage.event_seqs[-64:] == [seq for seq in kept if seq in storage.event_seqs][-64:], (cut_at, torn)
+        # settings and the patient are the last ones written whole
+        assert ctl.occlusion_level == ("low" if "set" in storage.kinds else "medium"), (cut_at, torn)
+        if "patient" in storage.kinds:
+            assert ctl.journal.patient_g() is None, (cut_at, torn)
+        elif "start" in storage.kinds:
+            assert ctl.journal.patient_g() == RX["weight_g"], (cut_at, torn)
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.8])

@@ -40,7 +40,7 @@ def test_overrides_replace_fields():
 
 @pytest.mark.parametrize("override, words", [
     ("patient.weight=80", ["unknown key patient.weight", "weight_kg"]),
-    ("patient.weight_kg=heavy", ["patient.weight_kg", "'heavy'", "int/float"]),
+    ("patient.weight_kg=heavy", ["patient.weight_kg", "'heavy'", "is not a number", "20..300 kg"]),
     ("run.runtime=jython", ["run.runtime", "jython", "micropython, cpython"]),
     ("patient.pk_model=schnider", ["patient.pk_model", "clements, domino"]),
     ("run.end_min=0", ["run.end_min", "0.1..100000"]),

@@ -13,9 +13,10 @@ layout, so the firmware's own source file is the one assembled here:
 
     square[0]  ->  array('H', [0xe101, 0xe000])
 
-The program is the list MicroPython returns: [instructions, offset in PIO0, offset in PIO1,
-EXECCTRL bits, SHIFTCTRL bits, out_init, set_init, sideset_init]. Instruction encodings are
-those of the RP2040 datasheet, chapter 3.4.
+The program is the 9-field list MicroPython v1.28.0's `modules/rp2.py` returns (the third
+offset came with the RP2350's third PIO block): [instructions, offset in PIO0, offset in PIO1,
+offset in PIO2, EXECCTRL bits, SHIFTCTRL bits, out_init, set_init, sideset_init]. Instruction
+encodings are those of the RP2040 datasheet, chapter 3.4.
 """
 
 from array import array
@@ -25,8 +26,9 @@ PIO_IN_LOW, PIO_IN_HIGH, PIO_OUT_LOW, PIO_OUT_HIGH = 0, 1, 2, 3
 SHIFT_LEFT, SHIFT_RIGHT = 0, 1
 JOIN_NONE, JOIN_TX, JOIN_RX = 0, 1, 2
 
-PROG_DATA, PROG_OFFSET_PIO0, PROG_OFFSET_PIO1, PROG_EXECCTRL, PROG_SHIFTCTRL = 0, 1, 2, 3, 4
-PROG_OUT_PINS, PROG_SET_PINS, PROG_SIDESET_PINS = 5, 6, 7
+PROG_DATA, PROG_OFFSET_PIO0, PROG_OFFSET_PIO1, PROG_OFFSET_PIO2, PROG_EXECCTRL, PROG_SHIFTCTRL = 0, 1, 2, 3, 4, 5
+PROG_OUT_PINS, PROG_SET_PINS, PROG_SIDESET_PINS = 6, 7, 8
+PROG_MAX_FIELDS = 9
 
 _BLOCK_BIT = 0x20
 _IF_BIT = 0x40
@@ -44,7 +46,7 @@ class _Emitter:
                  push_thresh=32, pull_thresh=32, fifo_join=JOIN_NONE) -> None:
         shiftctrl = (fifo_join << 30 | (pull_thresh & 31) << 25 | (push_thresh & 31) << 20
                      | out_shiftdir << 19 | in_shiftdir << 18 | int(autopull) << 17 | int(autopush) << 16)
-        self.prog = [array("H"), -1, -1, int(side_pindir) << 29, shiftctrl, out_init, set_init, sideset_init]
+        self.prog = [array("H"), -1, -1, -1, int(side_pindir) << 29, shiftctrl, out_init, set_init, sideset_init]
         self.labels: dict[str, int] = {}
         self.sideset_count = _pin_count(sideset_init)
         self.sideset_opt = False

@@ -8,7 +8,13 @@ the shared pads at that cycle, and the others see the change on their next instr
 A machine stalled on `wait` or `pull` is parked and woken when a pad or its FIFO changes,
 because the emulator would otherwise step it through every idle cycle at 125 MHz. The CPU's
 side (put, get, exec, restart, active) acts on a machine's state between instructions, as the
-hardware's FIFO and SMx_INSTR registers do.
+hardware's FIFO and SMx_INSTR registers do, and block or stall where MicroPython v1.28.0's
+`ports/rp2/rp2_pio.c` does: `put()` on a full TX FIFO and `get()` on an empty RX FIFO hold the
+CPU (the machines run on while it waits; `cpu_blocked_cycles` adds it up, and a wait that can
+never end is a `Hang`), and an `exec()`'d instruction that cannot complete (a blocking `pull`
+on an empty FIFO, a `wait` on a pin) stalls the machine on it until it can, as SMx_INSTR does.
+A clock divider is 16.8 fixed point, as the chip's: a fractional one gives a machine cycle of
+the integer part or one more, averaging the exact ratio.
 
 Limits of this model, none of which the pump's programs use: no side-set, no IRQ flags, no
 autopush/autopull, no input synchroniser delay (2 cycles on the chip).
@@ -23,6 +29,11 @@ from pioemu.shift_register import ShiftRegister
 from tests.boards.fakes import pio_asm
 
 SYS_HZ = 125_000_000
+CPU_WAIT_LIMIT_CYCLES = SYS_HZ  # a CPU wait longer than 1 s of sys clock is taken for a hang
+
+
+class Hang(AssertionError):
+    """The CPU would wait here for ever (the watchdog would reset the board)."""
 
 
 def _rotr(value: int, n: int) -> int:
@@ -55,13 +66,16 @@ class Edge:
 class Machine:
     """One state machine: its program, its pin mapping and its emulator state."""
 
-    def __init__(self, pads: "Pads", prog, clkdiv: int, in_base=None, out_base=None,
+    def __init__(self, pads: "Pads", prog, clkdiv256: int, in_base=None, out_base=None,
                  set_base=None, jmp_pin=None) -> None:
         if prog[pio_asm.PROG_SIDESET_PINS] is not None:
             raise NotImplementedError("side-set is not modelled")
         self.pads = pads
         self.opcodes = list(prog[pio_asm.PROG_DATA])
-        self.clkdiv = clkdiv
+        self.clkdiv256 = clkdiv256  # the divider in 1/256 sys cycles (16.8 fixed point)
+        self._frac = 0  # 1/256 cycles carried toward the next machine cycle
+        self.stalled_exec = None  # an exec'd opcode waiting to complete
+        self.cpu_blocked_cycles = 0
         self.rot = in_base or 0  # the emulator reads `wait pin i` as pad i: rotate by in_base
         shiftctrl = prog[pio_asm.PROG_SHIFTCTRL]
         self.wrap_target, self.wrap_top = pio_asm.wrap_bounds(prog)
@@ -99,15 +113,28 @@ class Machine:
                        set_base=self.set_view[0], set_count=self.set_view[1], jmp_pin=self.jmp_view)
 
     # ---- running -----------------------------------------------------------------------
+    def _cycles(self, n: int) -> int:
+        """Sys cycles for n machine cycles at a 16.8 fixed-point divider."""
+        total = self._frac + n * self.clkdiv256
+        self._frac = total & 255
+        return total >> 8
+
     def step(self) -> None:
         """Execute one instruction (or one stalled cycle) at self.t."""
+        if self.stalled_exec is not None:
+            if self._try_exec(self.stalled_exec, self.t):
+                self.stalled_exec = None
+            else:
+                self.park()
+            self.t += self._cycles(1)
+            return
         if self._gen is None:
             self._gen = self._emulate(self.opcodes, self.state, self.wrap_target, self.wrap_top)
         before, after = next(self._gen)
         self.state = after
         driven = _rotl(after.pin_values, self.rot) & self.outputs
         self.pads.drive_mask(self.outputs, driven, self.t, self)
-        self.t += (after.clock - before.clock) * self.clkdiv
+        self.t += self._cycles(after.clock - before.clock)
         if _same_but_clock(before, after):
             self.park()
 
@@ -120,7 +147,9 @@ class Machine:
         if self.parked:
             self.parked = False
             if t > self.t:
-                self.t += -(-(t - self.t) // self.clkdiv) * self.clkdiv
+                # the next machine-clock edge at or after t
+                k = -(-(256 * (t - self.t) - self._frac) // self.clkdiv256)
+                self.t += self._cycles(k)
 
     def _edit(self, **changes) -> None:
         self.state = replace(self.state, **changes)
@@ -128,34 +157,60 @@ class Machine:
         self.wake(self.pads.now)
 
     # ---- the CPU's side ----------------------------------------------------------------
+    def _cpu_wait(self, ready, what: str) -> None:
+        """The CPU spins (the machines run on) until ready(); a wait with no end is a Hang."""
+        start = self.pads.now
+        while not ready():
+            if self.pads.now - start >= CPU_WAIT_LIMIT_CYCLES or not self.pads.can_run():
+                raise Hang("StateMachine.%s() would block the CPU for ever: %s" % (what, self._why()))
+            self.pads.run_until(self.pads.next_event_t())
+        self.cpu_blocked_cycles += self.pads.now - start
+
+    def _why(self) -> str:
+        if not self.running:
+            return "the state machine is not running"
+        return "the state machine is stalled at pc %d" % self.state.program_counter
+
     def put(self, word: int) -> None:
-        if len(self.state.transmit_fifo) >= 4:
-            raise AssertionError("TX FIFO full: StateMachine.put() would block the CPU here")
+        self._cpu_wait(lambda: len(self.state.transmit_fifo) < 4, "put")
         self._edit(transmit_fifo=deque(list(self.state.transmit_fifo) + [word & 0xFFFF_FFFF]))
 
     def get(self) -> int:
-        if not self.state.receive_fifo:
-            raise AssertionError("RX FIFO empty: StateMachine.get() would block the CPU here")
+        self._cpu_wait(lambda: bool(self.state.receive_fifo), "get")
         fifo = deque(self.state.receive_fifo)
         word = fifo.popleft()
         self._edit(receive_fifo=fifo)
         return word
 
     def exec(self, opcode: int) -> None:
-        """SMx_INSTR: run one instruction now; the program counter moves only for a jump."""
+        """SMx_INSTR: run one instruction now; the program counter moves only for a jump. One
+        that cannot complete holds the machine (EXEC_STALLED) until it can."""
+        if not self._try_exec(opcode, self.pads.now):
+            self.stalled_exec = opcode
+            self._gen = None
+            self.wake(self.pads.now)
+
+    def _try_exec(self, opcode: int, t: int) -> bool:
         sentinel = 31
         gen = self._emulate([opcode], replace(self.state, program_counter=0), sentinel, 0)
         before, after = next(gen)
         if _same_but_clock(before, after):
-            raise AssertionError("exec'd instruction %#06x stalled" % opcode)
+            return False
         jumped = (opcode >> 13) == 0 and after.program_counter != sentinel
         pc = after.program_counter if jumped else self.state.program_counter
         self._edit(**{k: getattr(after, k) for k in _REGISTER_FIELDS}, program_counter=pc)
         driven = _rotl(after.pin_values, self.rot) & self.outputs
-        self.pads.drive_mask(self.outputs, driven, self.pads.now, self)
+        self.pads.drive_mask(self.outputs, driven, t, self)
+        return True
+
+    @property
+    def exec_stalled(self) -> bool:
+        return self.stalled_exec is not None
 
     def restart(self) -> None:
-        """SM_RESTART, then a jump to the program's first instruction (StateMachine.restart)."""
+        """SM_RESTART (which also clears a stalled exec), then a jump to the program's first
+        instruction (StateMachine.restart)."""
+        self.stalled_exec = None
         self._edit(program_counter=0, input_shift_register=ShiftRegister(0, 0),
                    output_shift_register=ShiftRegister(0, 32))
 
@@ -224,6 +279,13 @@ class Pads:
             self.now = m.t
             m.step()
         self.now = max(self.now, t_end)
+
+    def can_run(self) -> bool:
+        return any(m.running and not m.parked for m in self.machines)
+
+    def next_event_t(self) -> int:
+        """Just past the next instruction of any running machine."""
+        return min(m.t for m in self.machines if m.running and not m.parked) + 1
 
     def run_us(self, duration_us: int) -> None:
         self.run_until(self.now + duration_us * (SYS_HZ // 1_000_000))

@@ -175,10 +175,10 @@ class Controller:
         self._commanded = 0
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
-        # Commits the first span before any motion. Water on a test-only profile is no drug: it
-        # must not count towards a clinical 24-hour limit (nor bind a patient, see patient_g()).
-        drug_ug = 0 if self.library.profile(p.drug, p.profile).test_only else p.total_ug
-        self.journal.start(p.total_steps, drug_ug, self._span, p.weight_g)
+        # Commits the first span before any motion. Water on a test-only profile is no drug and
+        # has no patient: it must not count towards a clinical 24-hour limit nor bind a patient.
+        bench = self.library.profile(p.drug, p.profile).test_only
+        self.journal.start(p.total_steps, 0 if bench else p.total_ug, self._span, 0 if bench else p.weight_g)
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()

@@ -88,6 +88,9 @@ def _suite_properties(request, record_testsuite_property, pump_port, board, hil_
     """Identify what was tested, asked of the pump and the balance themselves; also in the JUnit XML."""
     config = request.config
     props = config._hil_properties = run_properties(config, pump_port, hil_seed, hil_runtime)
+    fixture = config.getoption("bench_fixture")
+    props["bench_hands"] = ("the simulated plant" if not pump_port else f"rig fixture {fixture}" if fixture
+                            else "operator prompts" if config.getoption("bench_operator") else "none: steps needing hands skipped")
     bench = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, None)
     try:
         props.update(pump_properties(bench, config._hil_report.path("logs") / IDENTIFY_LOG))

@@ -40,10 +40,13 @@ def test_a_delivery_and_a_power_cut_on_the_bench_path(tmp_path):
     (clinical profile) runs out of SERVICE."""
     out, handled = _run_on_rig(tmp_path, "-k", "delivered_volume and 70-0.5-10 or power_loss or hard_limit")
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    outcomes = _outcomes(tmp_path / "junit.xml")
+    run = tmp_path / "latest"
+    outcomes = _outcomes(run / "junit.xml")
     assert sorted(outcomes.values()) == ["passed"] * 3, outcomes
+    props = {p.get("name"): p.get("value") for p in ET.parse(run / "junit.xml").iterfind("testsuite/properties/property")}
+    assert props["bench_hands"] == f"rig fixture {FIXTURE}"
     assert ("LOAD bd_plastipak_50 8.5", "OK") in handled and ("POWER CYCLE 30", "OK") in handled
-    logs = {p.name: p.read_text() for p in (tmp_path / "logs").glob("*.log")}
+    logs = {p.name: p.read_text() for p in (run / "logs").glob("*.log")}
     (delivery,) = [t for n, t in logs.items() if "delivered_volume" in n]
     assert "SERVICE action=enter" in delivery and "PROGRAM drug=water profile=bench_dose" in delivery
     (refusal,) = [t for n, t in logs.items() if "hard_limit" in n]
@@ -75,7 +78,7 @@ def test_the_whole_suite_on_the_bench_path(tmp_path):
     the real-bench path with the rig's fixture answering the procedure."""
     out, handled = _run_on_rig(tmp_path)
     assert out.returncode == 0, out.stdout[-6000:]
-    outcomes = _outcomes(tmp_path / "junit.xml")
+    outcomes = _outcomes(tmp_path / "latest" / "junit.xml")
     deliveries = [n for n in outcomes if n.startswith("test_delivered_volume")]
     assert len(deliveries) == 6 and len(outcomes) == 16
     assert set(outcomes.values()) == {"passed"}, outcomes

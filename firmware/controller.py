@@ -55,7 +55,7 @@ class Controller:
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
         self.occlusion_level = self.limits["occlusion_default"]
         self.vitals_guard = VitalsGuard(self.limits["vitals"])
-        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, hr, spo2
+        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, bp_id, hr, spo2
         self.safety = Safety(self.limits, board)
         self.board = board
         self.library = library
@@ -74,7 +74,6 @@ class Controller:
         self._max_steps_per_tick = 1
         self._near_end_ms = self.limits["near_end_min"] * 60000
         self._near_end_warned = False
-        self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
         self._backoff_left = 0  # back-off steps the generator has not taken yet
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
@@ -165,6 +164,7 @@ class Controller:
     def start(self) -> None:
         self._require((PROGRAMMED,), "start")
         self._require_ready()
+        self._require_vitals()
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
         self._max_steps_per_tick = self._rate_cap(p)
@@ -207,6 +207,12 @@ class Controller:
         if why:
             raise Rejected(NOT_READY, why, "false" if why != "end_stop" else "true", "syringe loaded, plunger engaged, not empty")
 
+    def _require_vitals(self) -> None:
+        """No start or resume on vitals that meet a pause criterion, nor without the fresh
+        readings the profile requires (firmware/vitals.py)."""
+        required = self.library.profile(self.program.drug, self.program.profile).vitals_required
+        self.vitals_guard.check_start(required, self.hal.clock.now_ms(), self.hal.clock)
+
     def pause(self) -> None:
         self._require((RUNNING,), "pause")
         self._halt_motion()
@@ -218,6 +224,7 @@ class Controller:
         if self.plan is None:
             raise Rejected(BAD_STATE, "state", "paused", "an infusion to resume")
         self._require_ready()
+        self._require_vitals()
         self.safety.restart()
         counted = self._counted_for_journal()
         self.journal.resume(counted, self._next_commitment(counted))
@@ -264,17 +271,9 @@ class Controller:
         return levels[level]
 
     def report_vitals(self, readings: dict) -> None:
-        """Latest patient vitals from a connected monitor (mmHg, bpm, %)."""
-        ranges = {"sbp": (20, 300), "dbp": (10, 200), "hr": (20, 250), "spo2": (50, 100)}
-        for k in readings:
-            if k not in ranges:
-                raise Rejected(BAD_VALUE, k, readings[k], "sbp,dbp,hr,spo2")
-            lo, hi = ranges[k]
-            v = readings[k]
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise Rejected(BAD_VALUE, k, v, "%d..%d" % (lo, hi))
-        code = self.vitals_guard.assess(readings, self.now_ms, self.hal.clock)
-        self._stale_warned = False
+        """New readings from a connected monitor (mmHg, bpm, %; a cuff reading with its bp_id).
+        A pause criterion met while running latches the VITALS alarm."""
+        code = self.vitals_guard.report(readings, self.hal.clock.now_ms(), self.hal.clock)
         if code and self.state == RUNNING:
             self.raise_alarm(code)
 
@@ -324,9 +323,9 @@ class Controller:
         if not self._near_end_warned and self.plan.remaining_ms() <= self._near_end_ms:
             self._near_end_warned = True
             self.events.push(events.WARNING, alarms.NEAR_END, self.now_ms)
-        if not self._stale_warned and self.vitals_guard.stale(self.now_ms, self.hal.clock):
-            self._stale_warned = True
-            self.events.push(events.WARNING, alarms.VITALS_STALE, self.now_ms)
+        stale = self.vitals_guard.stale_warning(self.now_ms, self.hal.clock)
+        if stale:
+            self.events.push(events.WARNING, stale, self.now_ms)
 
     def _start_backoff(self, counted: int) -> None:
         n = self.safety.backoff_steps(counted)

@@ -2,7 +2,8 @@
 
 Set by a pharmacist, kept as data (`firmware/data/drug_library.json`). Each profile has a
 mode: "dose_over_duration" (ketamine for depression: 0.5 mg/kg over 40 min) or "dose_rate"
-(ketamine for pain: 0.2 mg/kg/h for hours). Every limit is a pair of inclusive ranges: outside
+(ketamine for pain: 0.2 mg/kg/h for hours), and which vitals must be fresh to start (a
+monitored session). Every limit is a pair of inclusive ranges: outside
 the hard range the entry is refused and re-entered; outside the soft range it is accepted only
 after the operator confirms the named override (the Guardrails behaviour of commercial pumps).
 
@@ -13,6 +14,7 @@ a test-only profile may carry no cumulative limit (its infusions deliver no drug
 
 from firmware.datafile import data_path, load_json
 from firmware.errors import UNKNOWN_CONCENTRATION, UNKNOWN_DRUG, UNKNOWN_PROFILE, Rejected
+from firmware.vitals import KINDS as VITALS_KINDS
 
 DOSE_OVER_DURATION = "dose_over_duration"
 DOSE_RATE = "dose_rate"
@@ -58,6 +60,11 @@ class Profile:
         for field in ("dose_ug_kg", "rate_ug_kg_h", "duration_min", "cumulative_ug_kg_24h"):
             if field in doc:
                 self.limits[field] = Limit.from_doc(doc[field])
+        # readings (bp, hr, spo2) that must be fresh before START and RESUME
+        self.vitals_required = list(doc.get("vitals_required", []))
+        for kind in self.vitals_required:
+            if kind not in VITALS_KINDS:
+                raise ValueError("profile %s/%s: vitals_required %r is not one of %s" % (drug, name, kind, VITALS_KINDS))
         if self.test_only and "cumulative_ug_kg_24h" in self.limits:
             raise ValueError("profile %s/%s: a test-only profile has no cumulative limit" % (drug, name))
 

@@ -4,6 +4,7 @@
         print(pump.identify())
         rx = pump.program(drug="ketamine", profile="depression", conc_ug_ml=10000,
                           weight_g=70000, dose_ug_kg=500, duration_min=40, syringe="bd_plastipak_50")
+        pump.report_vitals(sbp=125, dbp=80, bp_id=1, hr=72, spo2=98)  # a monitored profile needs them
         pump.start()
 
 Every command is framed with a sequence number and CRC; an answer with a bad CRC, or no answer
@@ -189,8 +190,11 @@ class PumpClient:
         """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
         return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
 
-    def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
-        return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
+    def report_vitals(self, sbp=None, dbp=None, bp_id=None, hr=None, spo2=None) -> Answer:
+        """New readings from the bedside monitor (docs/protocol.md, Vitals): a cuff reading is
+        sbp, dbp and the monitor's bp_id together; hr and spo2 may come alone. Sends the given ones."""
+        given = {"sbp": sbp, "dbp": dbp, "bp_id": bp_id, "hr": hr, "spo2": spo2}
+        return self.command("VITALS", **{k: v for k, v in given.items() if v is not None})
 
     def selftest(self) -> Answer:
         """The power-on self-test (idle pump, no syringe loaded): result=pass|fail and each check."""

@@ -24,7 +24,7 @@ from sim.patient import Patient, population_table, typical
 from sim.board_plant import BoardPlant
 from sim.prescription_entry import prescribed_dose_mg, prescribed_volume_ml, pump_fields
 from sim.scenario import Scenario
-from sim.vitals_monitor import VitalsMonitor
+from sim.vitals_monitor import VitalsMonitor, vitals_reports
 
 PK_STEP_TICKS = 10  # patient and monitor advance every 10 ticks (1 s)
 FAULT_ACTIONS = ("occlude", "remove_syringe", "disengage_plunger", "power_loss", "hypertension", "desaturation",
@@ -116,11 +116,11 @@ class Runner:
         self.position = 0
         self.bp: BoardPlant | None = None  # syringe, line and load cell, as the board sees them
         self._running_ms = 0
-        self._last_vitals: dict[str, int] = {}
         self._fed_ul = 0.0  # delivered volume already given to the patient model
         self.safety: dict[str, Any] = {}  # fault -> alarm timing, pressure at alarm, release bolus
         self._fault_ms: int | None = None
         self._release: tuple[int, float, int] | None = None  # (t_ms, delivered_ul, running_ms) at release
+        self._resume_at_ms: int | None = None  # RESUME again once a manual cuff reading is in
         # The board's flash: files that outlive a power cut when the scenario cuts the power
         # (a folder per run), else RAM, which is faster.
         self._flash = tempfile.TemporaryDirectory(prefix="pump-flash-") if any(
@@ -175,6 +175,8 @@ class Runner:
 
     def _session(self, session: int, length_ms: int) -> None:
         self._new_syringe(session)
+        if self.monitor is not None and session > 0:
+            self.monitor.connect(self.t_ms / 1000.0)
         self.session = session
         self.session_start_ms = self.t_ms
         self.session_record: dict[str, Any] = {"session": session, "start_min": self.t_ms / 60000.0}
@@ -189,6 +191,9 @@ class Runner:
             if not started and rel >= start_ms:
                 started = True
                 self.operator.run(op.program_and_start(self.fields, self.rx["confirm_soft_limits"], self.session_record))
+            if self._resume_at_ms is not None and self.t_ms >= self._resume_at_ms:
+                self._resume_at_ms = None
+                self.operator.run(op.command("RESUME"))
             while events and events[0].at_min * 60000 <= rel:
                 self._apply(events.pop(0))
             self._tick()
@@ -229,11 +234,8 @@ class Runner:
         dt_min = dt_ms / 60000.0
         self.patient.advance(dt_min, dose_ug / dt_min)
         if self.monitor is not None:
-            for reading in self.monitor.due_readings(self.t_ms / 1000.0):
-                self._last_vitals.update({k.split("_")[0]: int(round(v)) for k, v in reading.values.items()})
-                if {"sbp", "dbp", "hr", "spo2"} <= self._last_vitals.keys():
-                    v = self._last_vitals
-                    self.operator.run(op.command("VITALS", sbp=v["sbp"], dbp=v["dbp"], hr=v["hr"], spo2=v["spo2"]))
+            for report in vitals_reports(self.monitor.due_readings(self.t_ms / 1000.0)):
+                self.operator.run(op.command("VITALS", **report))
 
     def _delivered_ul(self) -> float:
         return self._bp().delivered_ml * 1000.0
@@ -295,7 +297,7 @@ class Runner:
             "engage_plunger": plant.engage_plunger,
             "power_loss": lambda: self._power_loss(p["off_s"]),
             "pause": lambda: self.operator.run(op.command("PAUSE")),
-            "resume": lambda: self.operator.run(op.command("RESUME")),
+            "resume": lambda: self.operator.run(self._resume()),
             "acknowledge": lambda: self.operator.run(op.command("ACK")),
             "stop": lambda: self.operator.run(op.command("STOP")),
             "hypertension": lambda: self.patient.add_hypertension_episode(
@@ -304,6 +306,15 @@ class Runner:
             "force_sensor_fault": lambda: self._bp().sensor.inject_fault(p["kind"]),
         }
         actions[ev.action]()
+
+    def _resume(self) -> op.Script:
+        """RESUME. Refused for want of a fresh cuff reading (a reset clears the pump's vitals), the
+        nurse presses the monitor's cuff button and resumes once that reading has reached the pump."""
+        a = yield "RESUME", {}
+        if not a.ok and a.code in ("VITALS_MISSING", "VITALS_STALE") and a.values.get("field") == "bp" and self.monitor:
+            self.monitor.request_nibp(self.t_ms / 1000.0)
+            self.scenario_log.append({"t_min": self.t_ms / 60000.0, "action": "manual_cuff_reading"})
+            self._resume_at_ms = self.t_ms + round(self.monitor.cuff_duration_s * 1000) + PK_STEP_TICKS * self.tick_ms
 
     def _power_loss(self, off_s: float) -> None:
         """The board loses power: no ticks while off, then it boots again from scratch."""

@@ -10,6 +10,8 @@ and two minutes. On the virtual board the same work passes in simulated time, fa
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
 
 import pytest
@@ -42,6 +44,39 @@ def prescription(weight_kg: float, dose_mg_kg: float, conc_mg_ml: float, duratio
     return dict(drug="ketamine", profile="depression", conc_ug_ml=round(conc_mg_ml * 1000),
                 weight_g=round(weight_kg * 1000), dose_ug_kg=round(dose_mg_kg * 1000),
                 duration_min=duration_min, syringe=syringe)
+
+
+_cuff_numbers = itertools.count(1)
+
+
+def monitor_reports(pump, sbp: int = 125, dbp: int = 80, hr: int = 72, spo2: int = 98):
+    """The bedside monitor reports a new cuff reading (the next bp_id), HR and SpO2: what the
+    depression profile needs fresh before START and RESUME."""
+    return pump.report_vitals(sbp=sbp, dbp=dbp, bp_id=next(_cuff_numbers) % 65535 + 1, hr=hr, spo2=spo2)
+
+
+@contextlib.contextmanager
+def real_pace(bench):
+    """Pump time at the wall clock's pace for a moment. A virtual board at full speed runs
+    minutes of pump time while the host waits for one answer, so vitals reported just before
+    would be stale when START arrives; a host and a pump in real time are milliseconds apart."""
+    vb = getattr(bench, "vb", bench)  # a VirtualBench, a VirtualBoard, or a real bench
+    before = getattr(vb, "speed", None)
+    if before is None:
+        yield
+        return
+    vb.set_speed(1.0)
+    try:
+        yield
+    finally:
+        vb.set_speed(before)
+
+
+def start_monitored(pump, bench, command: str = "start", **vitals):
+    """The monitor reports (normal vitals unless given), then START (or RESUME) right after."""
+    with real_pace(bench):
+        monitor_reports(pump, **vitals)
+        return getattr(pump, command)()
 
 
 def prescribed_ml(rx: dict) -> float:

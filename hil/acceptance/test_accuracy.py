@@ -8,7 +8,7 @@ report. Run with `python -m hil run --slow` (or `pytest -m slow hil/acceptance`)
 import pytest
 
 from hil import iec60601
-from hil.acceptance.helpers import time_limit
+from hil.acceptance.helpers import start_monitored, time_limit
 from hil.report_plots import plot_startup_curve, plot_trumpet_curve
 
 RATES = {
@@ -41,7 +41,7 @@ def test_gravimetric_accuracy(pump, balance, bench, hil_report, case):
     if answer["soft"] != "-":
         pump.confirm(answer["soft"].split(","))
     rate_ml_h = answer["rate_nl_h"] / 1e6
-    pump.start()
+    start_monitored(pump, bench)
     samples = bench.sample_every(SAMPLE_S, SAMPLES, lambda: balance.weight_immediate().value_g, timeout_s=3 * 3600)
     pump.stop()
     result = iec60601.analyse([m for _, m in samples], rate_ml_h, t_min=[t / 60 for t, _ in samples])

@@ -7,8 +7,8 @@ cases can follow one another without meeting the clinical 24-hour limit."""
 
 import pytest
 
-from hil.acceptance.helpers import (SETTLE_S, TOLERANCE_SOURCE, VOLUME_TOLERANCE_PCT, prescribed_ml, prescription, time_limit,
-                                    wait_limit_s, wait_pump_time, weigh_ml)
+from hil.acceptance.helpers import (SETTLE_S, TOLERANCE_SOURCE, VOLUME_TOLERANCE_PCT, prescribed_ml, prescription,
+                                    start_monitored, time_limit, wait_limit_s, wait_pump_time, weigh_ml)
 
 # weight kg, dose mg/kg, concentration mg/mL, duration min, syringe (volume: mL)
 CASES = [
@@ -41,7 +41,7 @@ def test_delivered_volume_matches_the_prescription(pump, balance, bench, hil_rep
     balance.tare()  # the vessel keeps what earlier cases delivered: tare, not zero (only +/-2 % of capacity)
     answer = pump.program(**bench.for_delivery(pump, rx))
     assert answer["volume_nl"] == round(want_ml * 1e6)
-    pump.start()
+    start_monitored(pump, bench)
     pump.wait_for_state(("complete",), timeout_s=wait_limit_s(duration_min * 60))
     wait_pump_time(pump, bench, SETTLE_S)
     got_ml = weigh_ml(balance)

@@ -4,7 +4,7 @@ On a real bench the clamp is closed and opened by the operator or the rig when t
 
 import pytest
 
-from hil.acceptance.helpers import prescription, time_limit, wait_limit_s, wait_pump_time, weigh_ml
+from hil.acceptance.helpers import prescription, start_monitored, time_limit, wait_limit_s, wait_pump_time, weigh_ml
 
 RATES = {
     # name: (prescription, rate mL/h, bound on time to alarm s)
@@ -30,7 +30,7 @@ def test_occlusion_alarm_and_bolus(pump, balance, bench, hil_report, case):
     bench.connect_balance()
     bench.load_syringe(rx["syringe"], fill_ml=50.0)
     pump.program(**bench.for_delivery(pump, rx))
-    pump.start()
+    start_monitored(pump, bench)
     wait_pump_time(pump, bench, STEADY_S)
     before_mmhg = pump.status()["pressure_mmhg"]  # the plunger's glide friction, read as pressure
     occluded_ms = bench.close_clamp(pump)

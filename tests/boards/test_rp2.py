@@ -12,7 +12,7 @@ from firmware.hal.virtual import VirtualClock
 from firmware.link_budget import LINK_BUFFER_BYTES, READ_BYTES_PER_POLL
 from tests.boards.fakes import machine as fake_machine
 from tests.boards.fakes import rp2 as fake_rp2
-from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx, monitored
 
 
 def _board(**pins):
@@ -101,6 +101,7 @@ def test_alarm_drives_en_inactive_and_halts(hal):
     _pin("end_stop_empty").level = 1  # open: the syringe is not empty (switches close to ground)
     ctl = Controller(hal, Board.load("RPI_PICO"), LIBRARY, SYRINGES)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     assert _pin("enable").level == 0  # active low
     hal.stepper.move(50, 100)

@@ -6,7 +6,7 @@ from firmware.controller import ALARM, COMPLETE, IDLE, PAUSED, Controller
 from firmware.errors import Rejected
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from tests.firmware.checks import raises
-from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx, monitored
 
 MIN = 60000
 
@@ -21,6 +21,7 @@ def _interrupted(minutes=15, cause="power"):
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), minutes * MIN)
     true_steps = vb.stepper.position
@@ -57,6 +58,7 @@ def test_resumed_infusion_never_over_delivers():
     """Resuming after the reset completes the program; true steps over both lives <= total."""
     true_before, vb, ctl = _interrupted(minutes=17)
     ctl.acknowledge()
+    monitored(ctl)
     ctl.resume()
     run_until_state(vb, ctl, (COMPLETE,), 40 * MIN)
     assert ctl.state == COMPLETE
@@ -69,6 +71,7 @@ def test_a_finished_infusion_is_not_an_alarm_after_reset():
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx(dose_ug_kg=100))
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (COMPLETE,), 41 * MIN)
     vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)))
@@ -90,6 +93,7 @@ def _full_daily_dose(storage):
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx(dose_ug_kg=1000, duration_min=20))
     ctl.confirm(["dose_ug_kg", "duration_min"])
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (COMPLETE,), 21 * MIN)
     assert ctl.state == COMPLETE
@@ -134,12 +138,14 @@ def test_occlusion_level_survives_a_power_cut():
     assert ctl.occlusion_level == "medium"
     ctl.set_occlusion_level("low")
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), MIN)
     low_counts = ctl.safety.occlusion.threshold_counts
     vb, ctl = _boot(MemoryStorage(dict(storage.files)))
     assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
     ctl.acknowledge()
+    monitored(ctl)
     ctl.resume()
     assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
     ctl.journal.compact()
@@ -153,6 +159,7 @@ def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), MIN)
     ctl.pause()

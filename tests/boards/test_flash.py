@@ -127,8 +127,8 @@ def test_flash_refuses_while_an_infusion_runs(tmp_path):
 
     with VirtualBoard(runtime="cpython", speed=1.0).start() as vb:
         with PumpClient.open(vb.port) as pump:
-            pump.program(drug="ketamine", profile="depression", conc_ug_ml=10000, weight_g=70000,
-                         dose_ug_kg=500, duration_min=40, syringe="bd_plastipak_50")
+            pump.program(drug="ketamine", profile="pain", conc_ug_ml=1000, weight_g=70000,  # no vitals gate
+                         rate_ug_kg_h=200, duration_min=120, syringe="bd_plastipak_50")
             pump.start()
         with pytest.raises(flash.FlashError, match="is running: stop it"):
             flash.flash("RPI_PICO", vb.port, run=lambda *a, **k: None, boot_wait_s=0)

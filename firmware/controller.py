@@ -430,10 +430,11 @@ class Controller:
             self.occlusion_level = settings["occlusion"]
 
     def _recover(self, st, reset_cause: str) -> None:
-        """After a reset: take back the program and the delivered bound of an interrupted
-        infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
+        """After a reset: take back the program and the delivered bound of an infusion that was
+        running or paused, and come up in alarm. Nothing moves until the operator acknowledges
+        and resumes; a paused infusion is not dropped in silence with its journal record open."""
         s = st.session
-        if s is None or not s.interrupted or not s.open:
+        if s is None or not s.open:
             return
         delivered = st.delivered_steps
         try:

@@ -154,7 +154,7 @@ def test_occlusion_level_survives_a_power_cut():
 
 
 def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
-    """Paused, then a power cut: the pump comes up idle with that infusion still open in the
+    """A final alarm acknowledged leaves the pump idle with that infusion still open in the
     journal; PATIENT ends it there (its dose stays the earlier patient's) and then re-identifies."""
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
@@ -162,8 +162,8 @@ def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
     monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), MIN)
-    ctl.pause()
-    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    ctl.raise_alarm(alarms.STEP_MISMATCH)
+    ctl.acknowledge()
     assert ctl.state == IDLE and ctl.journal.state.in_progress
     e = raises(Rejected, ctl.program_prescription, standard_rx(weight_g=80000))
     assert e.code == errors.PATIENT_MISMATCH
@@ -171,3 +171,28 @@ def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
     kinds = [e[2] for e in ctl.journal.replay().events]
     assert kinds[-2:] == ["stop", "patient"] and not ctl.journal.state.in_progress
     assert ctl.program_prescription(standard_rx(weight_g=80000)).weight_g == 80000
+
+
+def test_a_paused_infusion_comes_back_paused_behind_the_power_loss_alarm():
+    """A power cut while paused: the pump comes up in POWER_LOSS with the program and its exact
+    delivered count (a pause is written to flash), acknowledging leaves it paused, and RESUME
+    completes the dose without passing its total. (It used to come up idle with the
+    infusion still open in the journal, its program lost.)"""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx())
+    monitored(ctl)
+    ctl.start()
+    run_until_state(vb, ctl, (), 10 * MIN)
+    ctl.pause()
+    delivered = ctl.delivered_steps()
+    vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl2.state == ALARM and ctl2.alarm_code == alarms.POWER_LOSS
+    assert ctl2.delivered_steps() == delivered
+    ctl2.acknowledge()
+    assert ctl2.state == PAUSED
+    monitored(ctl2)
+    ctl2.resume()
+    run_until_state(vb2, ctl2, (COMPLETE,), 40 * MIN)
+    assert ctl2.state == COMPLETE
+    assert delivered + vb2.stepper.position == ctl2.program.total_steps

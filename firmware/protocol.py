@@ -23,7 +23,7 @@ LOG_PAGE = 8
 
 READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
 THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY",
-           "SELFTEST", "PATIENT")
+           "SELFTEST", "PATIENT", "SERVICE")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "seq_reused", "retries", "rejected", "shed")
 
@@ -233,7 +233,7 @@ class Protocol:
                 ("rate_nl_h", p.rate_nl_h if p else 0), ("remaining_ms", c.plan.remaining_ms() if c.plan else (p.duration_ms if p else 0)),
                 ("force_mn", c.force_mn()), ("pressure_mmhg", c.pressure_mmhg()),
                 ("alarm_pressure_mmhg", c.pressure_mmhg(c.alarm_force_raw) if c.alarm_code else 0),
-                ("occlusion", c.occlusion_level))
+                ("occlusion", c.occlusion_level), ("service", "on" if c.service_state.active else "off"))
 
     def _cmd_stats(self, kv):
         return tuple([(k, self.stats[k]) for k in STAT_KEYS])
@@ -309,6 +309,13 @@ class Protocol:
         for _name, ok, _detail in results:
             passed = passed and ok
         return (("result", "pass" if passed else "fail"),) + tuple([(name, "ok" if ok else "fail") for name, ok, _ in results])
+
+    def _cmd_service(self, kv):
+        """SERVICE action=enter|leave|flash (firmware/service.py)."""
+        self._only(kv, ("action",))
+        self.ctl.service_state.act(str(kv.get("action", "")), self.ctl.state_name())
+        s = self.ctl.service_state
+        return (("service", "on" if s.active else "off"), ("loop", "stopped" if s.loop_stopped else "running"))
 
     def _cmd_telemetry(self, kv):
         self._only(kv, ("interval_ms",))

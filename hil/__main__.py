@@ -4,6 +4,7 @@
     python -m hil emulated [--uf2 PATH] [--speed 1]                     serve the firmware on an emulated Pico on a pty
     python -m hil accuracy FILE.csv --rate R_ML_H [...]                 IEC 60601-2-24 analysis of balance data
     python -m hil run [--port P] [...]                                  the acceptance suite
+    python -m hil rig [--runtime ...] [--speed 0]                       a virtual QA bench: pump, balance, relays on ptys
 """
 
 import sys
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         "emulated": "hil.emulated_board",
         "accuracy": "hil.accuracy",
         "run": "hil.run",
+        "rig": "hil.virtual_rig",
     }
     if argv[:1] in (["-h"], ["--help"]):
         print((__doc__ or "").strip())

@@ -51,6 +51,8 @@ class SimBusBoard:
         vb.switches.set_bits(switches)
         if rx:
             vb.link.rx.extend(rx)
+        if self.controller.service_state.loop_stopped:
+            return b""  # main.py has returned (SERVICE action=flash): the board sits at its REPL
         now = vb.clock.now_ms()
         self.protocol.poll(now)
         self.controller.tick(now)

@@ -26,6 +26,7 @@ from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
 from firmware.safety import Safety
+from firmware.service import Service
 from firmware.vitals import VitalsGuard
 
 IDLE = const(0)
@@ -91,6 +92,7 @@ class Controller:
         self.recovered_events = list(recovered.events)  # what the journal held at power-on
         self._restore_settings(recovered.settings)
         self._recover(recovered, reset_cause)
+        self.service_state = Service(self.journal, hal)  # in SERVICE if the journal says so
 
     # ---- operator commands -------------------------------------------------------------
     def program_prescription(self, fields: dict, prior_ug_24h=None):
@@ -98,25 +100,28 @@ class Controller:
         given in the last 24 h, and to which patient, comes from the journal (the caller may
         give the amount)."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
+        try:
+            profile = self.library.profile(fields.get("drug"), fields.get("profile"))
+        except Rejected:
+            profile = None  # validate() names the unknown drug or profile
+        if profile is not None:
+            self.service_state.check_profile(profile, self.library)
         if prior_ug_24h is None:
             prior_ug_24h = self.journal.ug_last_24h()
             if prior_ug_24h is None:
-                prior_ug_24h = self._unknown_prior(fields)
-        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h,
-                                  self.journal.patient_g())
+                prior_ug_24h = self._unknown_prior(profile)
+        # A test-only profile's weight is nominal (water has no patient): it binds no patient.
+        patient_g = None if profile is not None and profile.test_only else self.journal.patient_g()
+        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h, patient_g)
         self.journal.prescription(p.entered())
         self.program = p
         self.plan = None  # type: ignore[assignment]
         self._set_state(AWAITING_CONFIRMATION if p.soft_fields else PROGRAMMED)
         return p
 
-    def _unknown_prior(self, fields: dict) -> int:
+    def _unknown_prior(self, profile) -> int:
         """A damaged journal lost a recent dose: refuse where a daily maximum applies."""
-        try:
-            profile = self.library.profile(fields.get("drug"), fields.get("profile"))
-        except Rejected:
-            return 0  # validate() names the unknown drug or profile
-        if profile.limit("cumulative_ug_kg_24h") is not None:
+        if profile is not None and profile.limit("cumulative_ug_kg_24h") is not None:
             raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
         return 0
 
@@ -170,7 +175,10 @@ class Controller:
         self._commanded = 0
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
-        self.journal.start(p.total_steps, p.total_ug, self._span, p.weight_g)  # commits the first span before any motion
+        # Commits the first span before any motion. Water on a test-only profile is no drug and
+        # has no patient: it must not count towards a clinical 24-hour limit nor bind a patient.
+        bench = self.library.profile(p.drug, p.profile).test_only
+        self.journal.start(p.total_steps, 0 if bench else p.total_ug, self._span, 0 if bench else p.weight_g)
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()

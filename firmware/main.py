@@ -64,7 +64,7 @@ def run(controller: Controller, ticks: int = -1) -> None:
     period_ms = controller.board.tick_ms
     # The virtual board's time moves only when told; a board's moves by itself.
     sleep_ms = getattr(hal, "wait_ms", None) or getattr(time, "sleep_ms", None)
-    while ticks != 0:
+    while ticks != 0 and not controller.service_state.loop_stopped:  # SERVICE action=flash stops it
         now = clock.now_ms()
         loop.step(now)
         wait_ms = clock.diff_ms(now + period_ms, clock.now_ms())

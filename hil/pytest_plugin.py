@@ -11,6 +11,8 @@ Options (each also a fixture of the same name, with dashes as underscores):
                         at it (default out/hil); --hil-run-folder DIR writes into DIR as it is
     --hil-operator NAME who ran the bench (shown in the report and the JUnit XML)
     --balance-calibrated DATE  the balance's last calibration, from its certificate
+    --bench-operator    on a bench: prompt the operator for the hands' steps (hil/procedure.py)
+    --bench-fixture F   on a bench: a rig does the hands' steps, as the TOML file F says
 
 Fixtures: `bench` (hil.bench.RealBench or VirtualBench, fresh for each test on the virtual board),
 `pump` (a connected hil.client.PumpClient with its own serial log), `balance` (hil.balance.Balance
@@ -44,6 +46,8 @@ OPTIONS = {
     "--hil-run-folder": dict(default=None, help="write the report into this folder as it is (hil run makes it)"),
     "--hil-operator": dict(default="", help="name of the operator who ran the bench, for the report"),
     "--balance-calibrated": dict(default="", help="date of the balance's last calibration, from its certificate"),
+    "--bench-operator": dict(action="store_true", default=False, help="prompt the operator for the bench steps"),
+    "--bench-fixture": dict(default=None, help="TOML file of the rig's actions for the bench steps"),
 }
 
 
@@ -84,6 +88,9 @@ def _suite_properties(request, record_testsuite_property, pump_port, board, hil_
     """Identify what was tested, asked of the pump and the balance themselves; also in the JUnit XML."""
     config = request.config
     props = config._hil_properties = run_properties(config, pump_port, hil_seed, hil_runtime)
+    fixture = config.getoption("bench_fixture")
+    props["bench_hands"] = ("the simulated plant" if not pump_port else f"rig fixture {fixture}" if fixture
+                            else "operator prompts" if config.getoption("bench_operator") else "none: steps needing hands skipped")
     bench = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, None)
     try:
         props.update(pump_properties(bench, config._hil_report.path("logs") / IDENTIFY_LOG))
@@ -95,15 +102,27 @@ def _suite_properties(request, record_testsuite_property, pump_port, board, hil_
     return props
 
 
-def _make_bench(pump_port, balance_port, board, seed, runtime, storage_dir):
+@pytest.fixture(scope="session")
+def bench_procedure(bench_operator, bench_fixture):
+    """The bench's hands (hil.procedure), one for the session; None on the virtual board."""
+    from hil.procedure import load
+
+    procedure = load(bench_operator, bench_fixture)
+    yield procedure
+    if procedure is not None:
+        procedure.close()
+
+
+def _make_bench(pump_port, balance_port, board, seed, runtime, storage_dir, procedure=None):
     if pump_port:
-        return RealBench(pump_port, balance_port, board)
+        return RealBench(pump_port, balance_port, board, procedure)
     return VirtualBench(board=board, runtime=runtime, seed=seed, storage_dir=storage_dir)
 
 
 @pytest.fixture
-def bench(request, pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path, _suite_properties):
-    b = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path / "flash")
+def bench(request, pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path, _suite_properties, bench_procedure):
+    b = _make_bench(pump_port, balance_port, board, hil_seed, hil_runtime, tmp_path / "flash",
+                    bench_procedure if pump_port else None)
     yield b
     b.close()
 
@@ -128,20 +147,9 @@ def pump(request, bench):
     t0_s = _start_log(path, request.node.nodeid)
     request.node.user_properties.append(("serial_log", str(path)))
     client = PumpClient.open(bench.pump_url, log_path=path, log_t0_s=t0_s)
-    if bench.kind == "bench":
-        _return_to_idle(client)
+    bench.prepare(client)
     yield client
     client.close()
-
-
-def _return_to_idle(client: PumpClient) -> None:
-    """A real board keeps its state between tests: bring it back to idle first."""
-    st = client.status()
-    if st["state"] == "alarm":
-        client.acknowledge()
-        st = client.status()
-    if st["state"] not in ("idle",):
-        client.stop()
 
 
 @pytest.fixture

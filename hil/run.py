@@ -1,12 +1,16 @@
 """`python -m hil run`: the acceptance suite for a QA tester.
 
     python -m hil run --port /dev/ttyACM0 [--balance /dev/ttyUSB0] [--board RPI_PICO]
-                      [--report DIR] [--junitxml FILE] [--slow] [-k EXPR]
+                      [--operator | --fixture RIG.toml] [--report DIR] [--junitxml FILE] [--slow] [-k EXPR]
 
 With no --port it starts a virtual board (the firmware in MicroPython, the simulated plant and
-a simulated balance) and runs the same tests against it. It runs pytest on hil/acceptance/ with
-the harness's plugin; the report folder gets the JUnit XML, an HTML page with the figures and
-the raw samples as CSV, and one serial log per test. Exit code: pytest's (0 only if all passed).
+a simulated balance) and runs the same tests against it. On a bench, the steps that need hands
+(load a syringe, close a clamp, cut the power) are prompted (--operator) or done by a rig
+(--fixture, hil/procedure.py); with neither, the tests that need them are skipped. It runs
+pytest on hil/acceptance/ with the harness's plugin; the report folder gets the JUnit XML, an
+HTML page with the figures and the raw samples as CSV, and one serial log per test. A port that
+is missing or busy, or a fixture file that does not hold, stops it first: one line, exit code 2.
+Otherwise the exit code is pytest's (0 only if all passed).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from hil import ports, procedure
 from hil.report import new_run_folder
 
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
@@ -37,7 +42,23 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--junitxml", help="JUnit XML file (default: REPORT/junit.xml)")
     ap.add_argument("--slow", action="store_true", help="also run the slow IEC 60601-2-24 accuracy test (2 h per rate on a bench)")
     ap.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    hands = ap.add_mutually_exclusive_group()
+    hands.add_argument("--operator", action="store_true", help="on a bench: prompt for each step that needs hands")
+    hands.add_argument("--fixture", help="on a bench: a TOML file of the rig's actions for those steps")
     args = ap.parse_args(argv)
+    try:
+        for role, option, port in (("pump", "--port", args.port), ("balance", "--balance", args.balance)):
+            if port:
+                ports.check_port(port, role, option)
+        if args.fixture:
+            procedure.FixtureProcedure(args.fixture)  # checked whole before any test runs
+    except (ports.PortError, procedure.ProcedureError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if (args.operator or args.fixture) and not args.port:
+        print("error: --operator and --fixture are for a bench (--port); the virtual board has its own hands",
+              file=sys.stderr)
+        return 2
 
     report = new_run_folder(Path(args.report), time.time())
     pytest_args = [str(ACCEPTANCE), "-p", "no:cacheprovider", "--hil-run-folder", str(report),
@@ -48,13 +69,20 @@ def main(argv: list[str]) -> int:
         pytest_args += ["--pump-port", args.port]
     if args.balance:
         pytest_args += ["--balance-port", args.balance]
+    if args.operator:
+        pytest_args += ["--bench-operator"]
+    if args.fixture:
+        pytest_args += ["--bench-fixture", args.fixture]
     if args.board:
         pytest_args += ["--board", args.board]
     pytest_args += ["-m", "slow or not slow"] if args.slow else []
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     code = pytest.main(pytest_args)
-    print(f"report: {report / 'index.html'}; JUnit XML: {args.junitxml or report / 'junit.xml'}; serial logs: {report / 'logs'}")
+    if (report / "index.html").exists():
+        print(f"report: {report / 'index.html'}; JUnit XML: {args.junitxml or report / 'junit.xml'}; serial logs: {report / 'logs'}")
+    else:
+        print(f"no report written (pytest exit code {int(code)})")
     return int(code)
 
 

@@ -2,8 +2,10 @@
 
 import pytest
 
-from hil.acceptance.helpers import monitor_reports, prescription, real_pace
+from hil.acceptance.helpers import monitor_reports, prescription, real_pace, time_limit
 from hil.client import PumpError
+
+pytestmark = time_limit(0)  # no infusion runs its course: only the set-up margin
 
 
 def test_hard_limit_is_refused(pump):

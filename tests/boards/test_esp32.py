@@ -327,3 +327,14 @@ def test_fake_pcnt_irq_object_flags_clear_on_read_and_init_checks_ranges():
     for bad in ({"min": 1}, {"max": -1}, {"max": 40000}, {"filter": 1024}, {"value": 5}):
         with pytest.raises(ValueError):
             unit.init(**bad)
+
+
+def test_maintenance_timer_is_a_hardware_timer_on_the_esp32(hal):
+    """The ESP32 has no soft Timer(-1): the maintenance feed uses hardware timer 0."""
+    hal.watchdog.feed()
+    hal.watchdog.feed_from_timer()
+    (timer,) = fake_machine.timers
+    assert timer.id == 0 and timer.mode == timer.PERIODIC
+    feeds = fake_machine.watchdogs[0].feeds
+    timer.run_ms(hal.watchdog.timeout_ms * 3)
+    assert fake_machine.watchdogs[0].feeds == feeds + 12

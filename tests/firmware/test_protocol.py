@@ -14,6 +14,17 @@ def test_identify_typed_by_hand():
     assert " build=source " in ans  # no build.json beside the source tree: not a stamped image
 
 
+def test_identify_names_the_interpreter_version_and_port():
+    """ID says where the firmware runs (interpreter-version-port), in either interpreter."""
+    import sys
+
+    b = Bench()
+    (ans,) = b.answers(b.send(b"ID\r\n"))
+    v = sys.implementation.version
+    expected = "runtime=%s-%d.%d.%d-%s" % (sys.implementation.name, v[0], v[1], v[2], sys.platform)
+    assert expected in ans
+
+
 def test_program_and_start_framed():
     """A framed PROGRAM answers with the computed values; START runs the pump."""
     b = Bench()

@@ -192,7 +192,7 @@ def test_a_failing_run_shows_the_failure_its_log_and_the_skip(tmp_path):
     assert failure["shown"] and "UNKNOWN_CONCENTRATION" in failure["text"]
     assert tail["shown"] and "ERR UNKNOWN_CONCENTRATION" in tail["text"]
     skipped = next(r for r in facts["rows"] if r["outcome"] == "skipped")
-    assert "needs the simulated plant" in skipped["measured"]
+    assert "needs hands on the bench" in skipped["measured"]
     assert "real (" in (run / "index.html").read_text()
 
 

@@ -50,3 +50,43 @@ def test_report_has_plots_and_raw_samples(tmp_path):
     rows = (run / "delivery.csv").read_text().splitlines()
     assert rows[0].startswith("case,prescribed_ml,weighed_ml,error_pct") and len(rows) == 2
     assert "summary_delivered_volume_error.png" in (run / "index.html").read_text()
+
+
+def _one_line_error(out, port):
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and port in lines[0] and "serial ports on this machine" in lines[0], out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "report:" not in out.stdout and not out.stdout.strip()
+
+
+def test_missing_port_is_one_line_and_exit_2(tmp_path):
+    """A pump port that is not there: one line naming it and what exists, exit 2, no report claimed."""
+    port = str(tmp_path / "ttyACM9")
+    out = _run(["--port", port], tmp_path / "report")
+    _one_line_error(out, port)
+    assert "does not exist" in out.stderr and "--port" in out.stderr
+    assert not (tmp_path / "report").exists()  # no run folder made, nothing claimed
+
+
+def test_missing_balance_port_is_one_line_and_exit_2(tmp_path):
+    """The same for --balance, checked before any test runs."""
+    port = str(tmp_path / "ttyUSB7")
+    out = _run(["--balance", port], tmp_path / "report")
+    _one_line_error(out, port)
+    assert "balance port" in out.stderr and "--balance" in out.stderr
+
+
+def test_busy_port_is_one_line_and_exit_2(tmp_path):
+    """A port another program holds locked (a serial monitor, mpremote): named, with what to close."""
+    import serial
+
+    held = PtyLink()
+    holder = serial.Serial(held.path, exclusive=True)
+    try:
+        out = _run(["--port", held.path], tmp_path / "report")
+    finally:
+        holder.close()
+        held.close()
+    _one_line_error(out, held.path)
+    assert "cannot be opened" in out.stderr and "holds it" in out.stderr

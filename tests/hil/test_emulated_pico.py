@@ -63,6 +63,18 @@ def test_boots_and_reports_the_rp2_port_and_micropython_version(pump, pico_files
     assert ident["runtime"] == "micropython-%s-rp2" % uf2_version.group(1).decode().lstrip("v")
 
 
+def test_a_ctrl_c_byte_on_the_link_does_not_stop_the_pump(board, pump):
+    """0x03 on the USB console is MicroPython's keyboard interrupt: the main loop turns it off,
+    so line noise cannot stop the pump (it used to raise KeyboardInterrupt and leave the board
+    to its watchdog)."""
+    resets = board.pins.watchdog_resets
+    pump.send_raw(b"\x03\x03")
+    assert pump.identify()["board"] == "RPI_PICO"
+    time.sleep(3)  # past watchdog_ms (2 s): a stopped loop would have been reset by now
+    assert pump.status()["state"] in ("idle", "alarm")
+    assert board.pins.watchdog_resets == resets
+
+
 def test_selftest_passes_and_the_dry_move_is_seen_both_ways(board, pump):
     """With the syringe out, SELFTEST passes; the host sees the dry move on the STEP line, both ways."""
     board.pause_then(lambda: board.plant.plant.remove_syringe())

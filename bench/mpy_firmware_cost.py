@@ -25,6 +25,7 @@ def main():
     heap_boot = gc.mem_alloc()
     ctl.program_prescription({"drug": "ketamine", "profile": "depression", "conc_ug_ml": 10000, "weight_g": 70000,
                               "dose_ug_kg": 500, "duration_min": 40, "syringe": "bd_plastipak_50"})
+    ctl.report_vitals({"sbp": 125, "dbp": 80, "bp_id": 1, "hr": 72, "spo2": 98})  # the profile needs them to start
     ctl.start()
     n = 24000
     gc.collect()

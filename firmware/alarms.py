@@ -32,12 +32,17 @@ NAMES = {
 
 # Warnings: reported, not latched, the motor keeps going.
 NEAR_END = const(101)  # the infusion ends within the configured minutes
-VITALS_STALE = const(102)  # a monitor reported before and has gone quiet
+# 102 was VITALS_STALE (one warning for the whole monitor); each kind of reading now has its own.
 BACKOFF_DONE = const(103)  # pressure relieved after an occlusion alarm
+BP_STALE = const(104)  # no new cuff reading past its interval: a failed or detached cuff
+HR_STALE = const(105)  # heart rate reported before and has gone quiet
+SPO2_STALE = const(106)  # SpO2 reported before and has gone quiet
 
 NAMES[NEAR_END] = "NEAR_END"
-NAMES[VITALS_STALE] = "VITALS_STALE"
 NAMES[BACKOFF_DONE] = "BACKOFF_DONE"
+NAMES[BP_STALE] = "BP_STALE"
+NAMES[HR_STALE] = "HR_STALE"
+NAMES[SPO2_STALE] = "SPO2_STALE"
 
 # After these the infusion cannot be resumed; the operator must start again.
 FINAL = (DOSE_OVERRUN, STEP_MISMATCH, RATE_LIMIT)

@@ -26,6 +26,7 @@ from firmware.journal import Journal
 from firmware.library import DOSE_OVER_DURATION
 from firmware.motion import MotionPlan
 from firmware.safety import Safety
+from firmware.service import Service
 from firmware.vitals import VitalsGuard
 
 IDLE = const(0)
@@ -54,7 +55,7 @@ class Controller:
         self.limits = limits if limits is not None else load_json(data_path("alarm_limits.json"))
         self.occlusion_level = self.limits["occlusion_default"]
         self.vitals_guard = VitalsGuard(self.limits["vitals"])
-        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, hr, spo2
+        self.vitals = self.vitals_guard.latest  # latest reported: sbp, dbp, bp_id, hr, spo2
         self.safety = Safety(self.limits, board)
         self.board = board
         self.library = library
@@ -73,7 +74,6 @@ class Controller:
         self._max_steps_per_tick = 1
         self._near_end_ms = self.limits["near_end_min"] * 60000
         self._near_end_warned = False
-        self._stale_warned = False
         self._backoff_target = None  # counter position an occlusion back-off stops at
         self._backoff_left = 0  # back-off steps the generator has not taken yet
         self.alarm_force_raw = 0  # load-cell reading when the last alarm latched
@@ -92,6 +92,7 @@ class Controller:
         self.recovered_events = list(recovered.events)  # what the journal held at power-on
         self._restore_settings(recovered.settings)
         self._recover(recovered, reset_cause)
+        self.service_state = Service(self.journal, hal)  # in SERVICE if the journal says so
 
     # ---- operator commands -------------------------------------------------------------
     def program_prescription(self, fields: dict, prior_ug_24h=None):
@@ -99,25 +100,28 @@ class Controller:
         given in the last 24 h, and to which patient, comes from the journal (the caller may
         give the amount)."""
         self._require((IDLE, PROGRAMMED, AWAITING_CONFIRMATION, COMPLETE), "program")
+        try:
+            profile = self.library.profile(fields.get("drug"), fields.get("profile"))
+        except Rejected:
+            profile = None  # validate() names the unknown drug or profile
+        if profile is not None:
+            self.service_state.check_profile(profile, self.library)
         if prior_ug_24h is None:
             prior_ug_24h = self.journal.ug_last_24h()
             if prior_ug_24h is None:
-                prior_ug_24h = self._unknown_prior(fields)
-        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h,
-                                  self.journal.patient_g())
+                prior_ug_24h = self._unknown_prior(profile)
+        # A test-only profile's weight is nominal (water has no patient): it binds no patient.
+        patient_g = None if profile is not None and profile.test_only else self.journal.patient_g()
+        p = prescription.validate(fields, self.library, self.syringes, self.board.drive, prior_ug_24h, patient_g)
         self.journal.prescription(p.entered())
         self.program = p
         self.plan = None  # type: ignore[assignment]
         self._set_state(AWAITING_CONFIRMATION if p.soft_fields else PROGRAMMED)
         return p
 
-    def _unknown_prior(self, fields: dict) -> int:
+    def _unknown_prior(self, profile) -> int:
         """A damaged journal lost a recent dose: refuse where a daily maximum applies."""
-        try:
-            profile = self.library.profile(fields.get("drug"), fields.get("profile"))
-        except Rejected:
-            return 0  # validate() names the unknown drug or profile
-        if profile.limit("cumulative_ug_kg_24h") is not None:
+        if profile is not None and profile.limit("cumulative_ug_kg_24h") is not None:
             raise Rejected(CUMULATIVE_LIMIT, "cumulative_ug_kg_24h", "unknown", "a journal whose doses of the last 24 h are readable")
         return 0
 
@@ -160,6 +164,7 @@ class Controller:
     def start(self) -> None:
         self._require((PROGRAMMED,), "start")
         self._require_ready()
+        self._require_vitals()
         p = self.program
         self.plan = MotionPlan(p.total_steps, p.duration_ms)
         self._max_steps_per_tick = self._rate_cap(p)
@@ -170,7 +175,10 @@ class Controller:
         self._commanded = 0
         self._max_counted = 0
         self._span = 2 * self._max_steps_per_tick * (self._progress_ms // self.board.tick_ms + 1) + 2
-        self.journal.start(p.total_steps, p.total_ug, self._span, p.weight_g)  # commits the first span before any motion
+        # Commits the first span before any motion. Water on a test-only profile is no drug and
+        # has no patient: it must not count towards a clinical 24-hour limit nor bind a patient.
+        bench = self.library.profile(p.drug, p.profile).test_only
+        self.journal.start(p.total_steps, 0 if bench else p.total_ug, self._span, 0 if bench else p.weight_g)
         self._journaled_done = False
         self._last_ms = self.hal.clock.now_ms()
         self._next_progress_ms = self.hal.clock.now_ms()
@@ -199,6 +207,12 @@ class Controller:
         if why:
             raise Rejected(NOT_READY, why, "false" if why != "end_stop" else "true", "syringe loaded, plunger engaged, not empty")
 
+    def _require_vitals(self) -> None:
+        """No start or resume on vitals that meet a pause criterion, nor without the fresh
+        readings the profile requires (firmware/vitals.py)."""
+        required = self.library.profile(self.program.drug, self.program.profile).vitals_required
+        self.vitals_guard.check_start(required, self.hal.clock.now_ms(), self.hal.clock)
+
     def pause(self) -> None:
         self._require((RUNNING,), "pause")
         self._halt_motion()
@@ -210,6 +224,7 @@ class Controller:
         if self.plan is None:
             raise Rejected(BAD_STATE, "state", "paused", "an infusion to resume")
         self._require_ready()
+        self._require_vitals()
         self.safety.restart()
         counted = self._counted_for_journal()
         self.journal.resume(counted, self._next_commitment(counted))
@@ -256,17 +271,9 @@ class Controller:
         return levels[level]
 
     def report_vitals(self, readings: dict) -> None:
-        """Latest patient vitals from a connected monitor (mmHg, bpm, %)."""
-        ranges = {"sbp": (20, 300), "dbp": (10, 200), "hr": (20, 250), "spo2": (50, 100)}
-        for k in readings:
-            if k not in ranges:
-                raise Rejected(BAD_VALUE, k, readings[k], "sbp,dbp,hr,spo2")
-            lo, hi = ranges[k]
-            v = readings[k]
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise Rejected(BAD_VALUE, k, v, "%d..%d" % (lo, hi))
-        code = self.vitals_guard.assess(readings, self.now_ms, self.hal.clock)
-        self._stale_warned = False
+        """New readings from a connected monitor (mmHg, bpm, %; a cuff reading with its bp_id).
+        A pause criterion met while running latches the VITALS alarm."""
+        code = self.vitals_guard.report(readings, self.hal.clock.now_ms(), self.hal.clock)
         if code and self.state == RUNNING:
             self.raise_alarm(code)
 
@@ -316,9 +323,9 @@ class Controller:
         if not self._near_end_warned and self.plan.remaining_ms() <= self._near_end_ms:
             self._near_end_warned = True
             self.events.push(events.WARNING, alarms.NEAR_END, self.now_ms)
-        if not self._stale_warned and self.vitals_guard.stale(self.now_ms, self.hal.clock):
-            self._stale_warned = True
-            self.events.push(events.WARNING, alarms.VITALS_STALE, self.now_ms)
+        stale = self.vitals_guard.stale_warning(self.now_ms, self.hal.clock)
+        if stale:
+            self.events.push(events.WARNING, stale, self.now_ms)
 
     def _start_backoff(self, counted: int) -> None:
         n = self.safety.backoff_steps(counted)
@@ -423,10 +430,11 @@ class Controller:
             self.occlusion_level = settings["occlusion"]
 
     def _recover(self, st, reset_cause: str) -> None:
-        """After a reset: take back the program and the delivered bound of an interrupted
-        infusion, and come up in alarm. Nothing moves until the operator acknowledges and resumes."""
+        """After a reset: take back the program and the delivered bound of an infusion that was
+        running or paused, and come up in alarm. Nothing moves until the operator acknowledges
+        and resumes; a paused infusion is not dropped in silence with its journal record open."""
         s = st.session
-        if s is None or not s.interrupted or not s.open:
+        if s is None or not s.open:
             return
         delivered = st.delivered_steps
         try:

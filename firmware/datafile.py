@@ -31,3 +31,15 @@ def load_json(path: str) -> dict:
 
 def data_path(name: str) -> str:
     return DATA_DIR + "/" + name
+
+
+BUILD_FILE = "build.json"
+
+
+def build_id() -> str:
+    """The build hash tools/build.py stamped into data/build.json; 'source' when running from
+    the source tree (the virtual board, the unix port), where the git commit identifies it."""
+    try:
+        return str(load_json(data_path(BUILD_FILE))["build"])
+    except (Rejected, KeyError, TypeError):
+        return "source"

@@ -21,6 +21,11 @@ BAD_STATE = "BAD_STATE"
 CONFIRMATION_MISMATCH = "CONFIRMATION_MISMATCH"
 BAD_BOARD = "BAD_BOARD"
 NOT_READY = "NOT_READY"
+SERVICE_REQUIRED = "SERVICE_REQUIRED"  # a test-only profile outside the SERVICE state
+SERVICE_ACTIVE = "SERVICE_ACTIVE"  # a clinical profile while in SERVICE
+VITALS_MISSING = "VITALS_MISSING"  # a reading the profile requires was never reported
+VITALS_STALE = "VITALS_STALE"  # ... or its last one is older than the monitor's interval allows
+VITALS_ABNORMAL = "VITALS_ABNORMAL"  # a fresh reading meets a pause criterion
 PATIENT_MISMATCH = "PATIENT_MISMATCH"  # another weight than the patient dosed in the last 24 h
 
 

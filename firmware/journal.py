@@ -27,7 +27,8 @@ each written with an empty line before it, so no single flipped bit can merge tw
     rx      the entered fields          the prescription as entered (drug=ketamine ...)
     start   n= u= sp= g=                infusion started: total steps, total ug, the most
                                         steps any commitment may run ahead of the count, and
-                                        the patient's body weight (the dose belongs to them)
+                                        the patient's body weight (the dose belongs to them);
+                                        u=0 g=0 for water on a bench: no drug, no patient
     prog    d= c=                       progress: steps counted so far, steps committed
     pause   d=                          motor halted; d= steps counted after the halt
     resume  d= c=                       motor restarted
@@ -222,7 +223,7 @@ class RecoveredState:
         """The body weight of the patient the last 24 h's doses went to, as first recorded;
         None when no recent dose names one. The daily maximum is held against this patient."""
         for _ug, weight_g in self.recent_doses(now_t_ms, now_wall_s):
-            if weight_g is not None:
+            if weight_g:  # g=0: no patient (water on a bench, firmware/service.py)
                 return weight_g
         return None
 

@@ -2,13 +2,19 @@
 
 Set by a pharmacist, kept as data (`firmware/data/drug_library.json`). Each profile has a
 mode: "dose_over_duration" (ketamine for depression: 0.5 mg/kg over 40 min) or "dose_rate"
-(ketamine for pain: 0.2 mg/kg/h for hours). Every limit is a pair of inclusive ranges: outside
+(ketamine for pain: 0.2 mg/kg/h for hours), and which vitals must be fresh to start (a
+monitored session). Every limit is a pair of inclusive ranges: outside
 the hard range the entry is refused and re-entered; outside the soft range it is accepted only
 after the operator confirms the named override (the Guardrails behaviour of commercial pumps).
+
+A profile flagged "test_only" (water or saline for bench work) is for the SERVICE state only:
+firmware/service.py refuses it outside service and refuses every clinical profile inside, and
+a test-only profile may carry no cumulative limit (its infusions deliver no drug).
 """
 
 from firmware.datafile import data_path, load_json
 from firmware.errors import UNKNOWN_CONCENTRATION, UNKNOWN_DRUG, UNKNOWN_PROFILE, Rejected
+from firmware.vitals import KINDS as VITALS_KINDS
 
 DOSE_OVER_DURATION = "dose_over_duration"
 DOSE_RATE = "dose_rate"
@@ -49,10 +55,18 @@ class Profile:
         if self.mode not in MODES:
             raise ValueError("profile %s/%s: mode %r is not one of %s" % (drug, name, self.mode, MODES))
         self.concentrations_ug_ml = list(doc["concentrations_ug_ml"])
+        self.test_only = doc.get("test_only", False) is True
         self.limits = {}
         for field in ("dose_ug_kg", "rate_ug_kg_h", "duration_min", "cumulative_ug_kg_24h"):
             if field in doc:
                 self.limits[field] = Limit.from_doc(doc[field])
+        # readings (bp, hr, spo2) that must be fresh before START and RESUME
+        self.vitals_required = list(doc.get("vitals_required", []))
+        for kind in self.vitals_required:
+            if kind not in VITALS_KINDS:
+                raise ValueError("profile %s/%s: vitals_required %r is not one of %s" % (drug, name, kind, VITALS_KINDS))
+        if self.test_only and "cumulative_ug_kg_24h" in self.limits:
+            raise ValueError("profile %s/%s: a test-only profile has no cumulative limit" % (drug, name))
 
     def limit(self, field: str):
         return self.limits.get(field)
@@ -81,6 +95,10 @@ class DrugLibrary:
 
     def profiles(self, drug: str) -> list:
         return sorted([p for d, p in self._profiles if d == drug])
+
+    def test_profiles(self) -> list:
+        """"drug/profile" of every test-only profile (what the SERVICE state accepts)."""
+        return sorted(["%s/%s" % key for key in self._profiles if self._profiles[key].test_only])
 
     def profile(self, drug: str, name: str) -> Profile:
         if drug not in self.drugs():

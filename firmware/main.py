@@ -60,11 +60,33 @@ def run(controller: Controller, ticks: int = -1) -> None:
 
     hal = controller.hal
     loop = MainLoop(controller)
-    clock = hal.clock
-    period_ms = controller.board.tick_ms
     # The virtual board's time moves only when told; a board's moves by itself.
     sleep_ms = getattr(hal, "wait_ms", None) or getattr(time, "sleep_ms", None)
-    while ticks != 0:
+    _keyboard_interrupt(False)
+    try:
+        _loop(controller, loop, sleep_ms, ticks)
+    finally:
+        _keyboard_interrupt(True)
+
+
+def _keyboard_interrupt(on: bool) -> None:
+    """On a board the operator link is the USB console, where a 0x03 byte is Ctrl-C: one noisy
+    byte would raise KeyboardInterrupt and stop the pump until the watchdog reset it. The loop
+    turns that off and gives it back when it ends (SERVICE action=flash), so mpremote can then
+    take the REPL. The unix port and CPython have no such byte on their link."""
+    try:
+        import micropython
+    except ImportError:
+        return
+    kbd_intr = getattr(micropython, "kbd_intr", None)
+    if kbd_intr is not None:
+        kbd_intr(3 if on else -1)
+
+
+def _loop(controller: Controller, loop: MainLoop, sleep_ms, ticks: int) -> None:
+    clock = controller.hal.clock
+    period_ms = controller.board.tick_ms
+    while ticks != 0 and not controller.service_state.loop_stopped:  # SERVICE action=flash stops it
         now = clock.now_ms()
         loop.step(now)
         wait_ms = clock.diff_ms(now + period_ms, clock.now_ms())

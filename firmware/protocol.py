@@ -8,8 +8,11 @@ with that seq is refused. Input is bounded by a fixed line buffer, and each poll
 budget (firmware/link_budget.py): past it only framed therapy commands are handled.
 """
 
+import sys
+
 from firmware import FIRMWARE_VERSION, alarms, events, frames
 from firmware.controller import STATE_NAMES
+from firmware.datafile import build_id
 from firmware.errors import BAD_VALUE, Rejected
 from firmware.link_budget import ANSWER_BYTES_PER_POLL, LINES_PER_POLL, READ_BYTES_PER_POLL
 
@@ -20,7 +23,7 @@ LOG_PAGE = 8
 
 READ_ONLY = ("ID", "STATUS", "STATS", "LOG", "HELP")
 THERAPY = ("PROGRAM", "CONFIRM", "START", "PAUSE", "RESUME", "STOP", "ACK", "OCCLUSION", "VITALS", "TELEMETRY",
-           "SELFTEST", "PATIENT")
+           "SELFTEST", "PATIENT", "SERVICE")
 COMMANDS = READ_ONLY + THERAPY
 STAT_KEYS = ("frames", "bad_frame", "crc", "too_long", "seq_order", "seq_reused", "retries", "rejected", "shed")
 
@@ -38,11 +41,20 @@ class FrameError(Exception):
         self.stat = stat
 
 
+def runtime() -> str:
+    """The interpreter and port the firmware runs on, e.g. micropython-1.28.0-rp2: a board
+    flashed with another MicroPython says so in ID."""
+    impl = sys.implementation
+    v = impl.version
+    return "%s-%d.%d.%d-%s" % (impl.name, v[0], v[1], v[2], sys.platform)
+
+
 class Protocol:
     def __init__(self, controller, link, telemetry_ms: int = 1000) -> None:
         self.ctl = controller
         self.link = link
         self.telemetry_ms = telemetry_ms
+        self.build = build_id()  # read once at boot, not in the loop
         self._line = bytearray(MAX_LINE + 1)  # + the CR of a CR LF
         self._len = 0
         self._overflow = False
@@ -205,8 +217,8 @@ class Protocol:
     def _cmd_id(self, kv):
         self._only(kv, ())
         c = self.ctl
-        return (("fw", FIRMWARE_VERSION), ("board", c.board.name), ("library", c.library.version),
-                ("syringes", c.syringes.version), ("last_seq", self.last_seq))
+        return (("fw", FIRMWARE_VERSION), ("build", self.build), ("runtime", runtime()), ("board", c.board.name),
+                ("library", c.library.version), ("syringes", c.syringes.version), ("last_seq", self.last_seq))
 
     def _cmd_help(self, kv):
         return (("commands", ",".join(COMMANDS)),)
@@ -221,7 +233,7 @@ class Protocol:
                 ("rate_nl_h", p.rate_nl_h if p else 0), ("remaining_ms", c.plan.remaining_ms() if c.plan else (p.duration_ms if p else 0)),
                 ("force_mn", c.force_mn()), ("pressure_mmhg", c.pressure_mmhg()),
                 ("alarm_pressure_mmhg", c.pressure_mmhg(c.alarm_force_raw) if c.alarm_code else 0),
-                ("occlusion", c.occlusion_level))
+                ("occlusion", c.occlusion_level), ("service", "on" if c.service_state.active else "off"))
 
     def _cmd_stats(self, kv):
         return tuple([(k, self.stats[k]) for k in STAT_KEYS])
@@ -282,8 +294,7 @@ class Protocol:
         return (("state", self.ctl.state_name()), ("weight_g", kv["weight_g"]))
 
     def _cmd_vitals(self, kv):
-        self._only(kv, ("sbp", "dbp", "hr", "spo2"))
-        self.ctl.report_vitals(kv)
+        self.ctl.report_vitals(kv)  # firmware/vitals.py names unknown keys and missing readings
         return (("state", self.ctl.state_name()),)
 
     def _cmd_selftest(self, kv):
@@ -298,6 +309,13 @@ class Protocol:
         for _name, ok, _detail in results:
             passed = passed and ok
         return (("result", "pass" if passed else "fail"),) + tuple([(name, "ok" if ok else "fail") for name, ok, _ in results])
+
+    def _cmd_service(self, kv):
+        """SERVICE action=enter|leave|flash (firmware/service.py)."""
+        self._only(kv, ("action",))
+        self.ctl.service_state.act(str(kv.get("action", "")), self.ctl.state_name())
+        s = self.ctl.service_state
+        return (("service", "on" if s.active else "off"), ("loop", "stopped" if s.loop_stopped else "running"))
 
     def _cmd_telemetry(self, kv):
         self._only(kv, ("interval_ms",))

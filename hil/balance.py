@@ -68,7 +68,7 @@ class Reading:
 
 
 class Balance:
-    """Client for an MT-SICS balance (levels 0/1: S, SI, Z, ZI, T, @, I4)."""
+    """Client for an MT-SICS balance (levels 0/1: S, SI, Z, ZI, T, @, I2, I3, I4)."""
 
     def __init__(
         self,
@@ -122,6 +122,11 @@ class Balance:
     def serial_number(self) -> str:
         """I4: the balance's serial number."""
         return self._text_field("I4")
+
+    def identity(self) -> dict[str, str]:
+        """I2, I3, I4: model and capacity, software version, serial number (for the report)."""
+        return {"model": " ".join(self.request("I2").fields), "software": " ".join(self.request("I3").fields),
+                "serial": self.serial_number()}
 
     def reset(self) -> str:
         """@: cancel pending commands (tare and zero stay); answers the serial number."""

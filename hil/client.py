@@ -4,6 +4,7 @@
         print(pump.identify())
         rx = pump.program(drug="ketamine", profile="depression", conc_ug_ml=10000,
                           weight_g=70000, dose_ug_kg=500, duration_min=40, syringe="bd_plastipak_50")
+        pump.report_vitals(sbp=125, dbp=80, bp_id=1, hr=72, spo2=98)  # a monitored profile needs them
         pump.start()
 
 Every command is framed with a sequence number and CRC; an answer with a bad CRC, or no answer
@@ -20,6 +21,7 @@ from pathlib import Path
 import serial
 
 from firmware import frames
+from hil.report import iso_utc
 
 DEFAULT_TIMEOUT_S = 3.0
 SEQ_REFUSALS = ("ERR SEQ_ORDER", "ERR SEQ_REUSED")  # a frame refused for its number alone
@@ -67,10 +69,12 @@ class Answer(dict):
 
 
 class SerialLog:
-    """Every line in and out, with a wall-clock stamp, for the tester to read after a failure."""
+    """Every line in and out, for the tester to read after a failure: its UTC time (ISO-8601),
+    the seconds since t0_s (the test's start), > sent or < received, and the line."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, t0_s: float | None = None) -> None:
         self.path = path
+        self.t0_s = time.time() if t0_s is None else t0_s
         self._f = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +82,9 @@ class SerialLog:
 
     def write(self, direction: str, line: bytes) -> None:
         if self._f:
-            self._f.write(f"{time.time():.3f} {direction} {line.decode('ascii', errors='backslashreplace').rstrip()}\n")
+            now = time.time()
+            text = line.decode("ascii", errors="backslashreplace").rstrip()
+            self._f.write(f"{iso_utc(now)} +{now - self.t0_s:.3f} {direction} {text}\n")
 
     def close(self) -> None:
         if self._f:
@@ -86,10 +92,11 @@ class SerialLog:
 
 
 class PumpClient:
-    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2) -> None:
+    def __init__(self, port, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2,
+                 log_t0_s: float | None = None) -> None:
         self.port = port
         self.url = getattr(port, "portstr", None) or getattr(port, "name", "?")
-        self.log = SerialLog(log_path)
+        self.log = SerialLog(log_path, log_t0_s)
         self.timeout_s = timeout_s
         self.retries = retries
         self.seq = 0
@@ -99,9 +106,10 @@ class PumpClient:
         self._buf = b""
 
     @classmethod
-    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200) -> "PumpClient":
+    def open(cls, url: str, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, baudrate: int = 115200,
+             log_t0_s: float | None = None) -> "PumpClient":
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
-        client = cls(port, log_path, timeout_s)
+        client = cls(port, log_path, timeout_s, log_t0_s=log_t0_s)
         client.url = url
         client.connect()
         return client
@@ -182,8 +190,11 @@ class PumpClient:
         """Declare another patient after PATIENT_MISMATCH, restating the weight on record."""
         return self.command("PATIENT", weight_g=weight_g, was_g=was_g)
 
-    def report_vitals(self, sbp: int, dbp: int, hr: int, spo2: int) -> Answer:
-        return self.command("VITALS", sbp=sbp, dbp=dbp, hr=hr, spo2=spo2)
+    def report_vitals(self, sbp=None, dbp=None, bp_id=None, hr=None, spo2=None) -> Answer:
+        """New readings from the bedside monitor (docs/protocol.md, Vitals): a cuff reading is
+        sbp, dbp and the monitor's bp_id together; hr and spo2 may come alone. Sends the given ones."""
+        given = {"sbp": sbp, "dbp": dbp, "bp_id": bp_id, "hr": hr, "spo2": spo2}
+        return self.command("VITALS", **{k: v for k, v in given.items() if v is not None})
 
     def selftest(self) -> Answer:
         """The power-on self-test (idle pump, no syringe loaded): result=pass|fail and each check."""

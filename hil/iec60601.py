@@ -6,7 +6,9 @@ is read every S = 0.5 min for 120 min, which gives the weights W0 (at 0 min) .. 
 
     Qi = 60 (Wi - Wi-1) / (S d)   mL/h      (d: water density, ~0.998 g/mL at 20 C)
 
-so 0.04158 g in a half minute of water at d = 0.998 g/mL is a flow of 5.00 mL/h.
+so 0.04158 g in a half minute of water at d = 0.998 g/mL is a flow of 5.00 mL/h. Where the
+readings carry their own times, S is the interval that actually passed between them (a balance
+reply can come a second late; taking it as exactly 30 s would misread a perfect pump).
 
 Start-up curve: Qi against time over the whole 2 h; a pump that takes 3 min to take up
 the slack of its drive shows six intervals of near-zero flow at the start.
@@ -61,6 +63,13 @@ class GravimetricProtocol:
     observation_windows_min: tuple[float, ...]
     water_density_g_ml: float
     flow_limit_pct: float
+    flow_limit_source: str = ""
+    trumpet_limits_pct: tuple[tuple[float, float], ...] = ()  # (window P min, +/- limit %)
+    trumpet_limits_source: str = ""
+
+    def trumpet_limit_pct(self, window_min: float) -> float:
+        """The +/- limit on Ep(max) and Ep(min) for window P; the flow limit where none is declared."""
+        return dict(self.trumpet_limits_pct).get(float(window_min), self.flow_limit_pct)
 
 
 def load_protocol(path: Path = PROTOCOL_PATH) -> GravimetricProtocol:
@@ -74,6 +83,9 @@ def load_protocol(path: Path = PROTOCOL_PATH) -> GravimetricProtocol:
         observation_windows_min=tuple(float(p) for p in table["observation_windows_min"]),
         water_density_g_ml=float(table["water_density_g_ml"]),
         flow_limit_pct=float(table["flow_limit_pct"]),
+        flow_limit_source=str(table.get("flow_limit_source", "")),
+        trumpet_limits_pct=tuple((float(p), float(v)) for p, v in table.get("trumpet_limits_pct", {}).items()),
+        trumpet_limits_source=str(table.get("trumpet_limits_source", "")),
     )
 
 
@@ -120,13 +132,20 @@ def percent_error(flow_ml_h: float, rate_ml_h: float) -> float:
     return 100.0 * (flow_ml_h - rate_ml_h) / rate_ml_h
 
 
-def flows_ml_h(mass_g: Sequence[float], sample_interval_min: float, density_g_ml: float) -> list[float]:
-    """Qi = 60 (Wi - Wi-1) / (S d) for each interval between successive balance readings."""
+def flows_ml_h(
+    mass_g: Sequence[float], sample_interval_min: float, density_g_ml: float, t_min: Sequence[float] | None = None
+) -> list[float]:
+    """Qi = 60 (Wi - Wi-1) / ((ti - ti-1) d) for each interval between successive readings.
+
+    With the readings' own times t_min the interval is the one that actually passed, so a
+    reading that came 1.44 s late does not show a perfect pump 1.2 % slow then 1.2 % fast;
+    without them every interval is taken to be S (the standard's formula)."""
     _check_positive("sample interval S", sample_interval_min, "min")
     _check_positive("water density d", density_g_ml, "g/mL", hint="0.998 g/mL at 20 C")
     _check_finite_masses(mass_g)
-    scale = 60.0 / (sample_interval_min * density_g_ml)
-    return [scale * (after - before) for before, after in zip(mass_g, mass_g[1:])]
+    times = t_min if t_min is not None else [i * sample_interval_min for i in range(len(mass_g))]
+    return [60.0 * (w1 - w0) / ((t1 - t0) * density_g_ml)
+            for w0, w1, t0, t1 in zip(mass_g, mass_g[1:], times, times[1:])]
 
 
 def mean_error_pct(flows: Sequence[float], rate_ml_h: float) -> float:
@@ -192,7 +211,7 @@ def analyse(
             raise ValueError(f"{len(t_min)} reading times for {len(mass_g)} weights; give one time per weight")
         check_uniform_sampling(t_min, sample_interval_min)
     first, last = _analysis_slice(len(mass_g), sample_interval_min, analysis_start_min, analysis_end_min)
-    flows = flows_ml_h(mass_g, sample_interval_min, density_g_ml)
+    flows = flows_ml_h(mass_g, sample_interval_min, density_g_ml, t_min)
     period_flows = flows[first:last]
     mean_error = mean_error_pct(period_flows, rate_ml_h)
     return AccuracyResult(
@@ -201,12 +220,37 @@ def analyse(
         density_g_ml=density_g_ml,
         analysis_start_min=analysis_start_min,
         analysis_end_min=analysis_end_min,
-        t_min=tuple(sample_interval_min * (i + 1) for i in range(len(flows))),
+        t_min=tuple(t - t_min[0] for t in t_min[1:]) if t_min is not None
+        else tuple(sample_interval_min * (i + 1) for i in range(len(flows))),
         flow_ml_h=tuple(flows),
         mean_flow_ml_h=math.fsum(period_flows) / len(period_flows),
         mean_error_pct=mean_error,
         trumpet=trumpet_curve(period_flows, rate_ml_h, sample_interval_min, windows_min),
     )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure of the result against its limit."""
+
+    what: str
+    value_pct: float
+    limit_pct: float
+
+    @property
+    def passed(self) -> bool:
+        return abs(self.value_pct) <= self.limit_pct
+
+
+def checks(result: AccuracyResult, protocol: GravimetricProtocol = PROTOCOL, limit_pct: float | None = None) -> list[Check]:
+    """A against the flow limit, and Ep(max), Ep(min) of each window against its trumpet limit."""
+    limit = protocol.flow_limit_pct if limit_pct is None else limit_pct
+    out = [Check("mean error A", result.mean_error_pct, limit)]
+    for point in result.trumpet:
+        window_limit = protocol.trumpet_limit_pct(point.window_min)
+        out.append(Check(f"Ep(max) P={point.window_min:g} min", point.ep_max_pct, window_limit))
+        out.append(Check(f"Ep(min) P={point.window_min:g} min", point.ep_min_pct, window_limit))
+    return out
 
 
 def _trumpet_point(

@@ -59,16 +59,16 @@ class VirtualBoard:
     """The engine serving one board on a pty: `serve_forever()`, or `start()` in a thread."""
 
     def __init__(self, runtime: str = "micropython", plant=None, speed: float = 0.0,
-                 board: str = "VIRTUAL", storage_dir=None) -> None:
+                 board: str = "VIRTUAL", storage_dir=None, backend=None, tick_ms: int | None = None) -> None:
         from firmware.board import Board
 
-        self.backend = open_backend(runtime, board, storage_dir)
+        self.backend = backend if backend is not None else open_backend(runtime, board, storage_dir)
         self.plant = plant if plant is not None else ConstantPlant()
         self.link = PtyLink()
         self.port = self.link.path
         self.corrupt_answers = 0  # fault injection: damage this many answer lines on the way out
         self.env = Paced(speed, wake_fd=self.link.master_fd)
-        self.board = BoardProcess(self.env, self.backend, self.plant, self, Board.load(board).tick_ms)
+        self.board = BoardProcess(self.env, self.backend, self.plant, self, tick_ms or Board.load(board).tick_ms)
         self._requests: collections.deque = collections.deque()  # (action, done, failure) from other threads
         self._stop = threading.Event()
         self._thread = None
@@ -78,6 +78,11 @@ class VirtualBoard:
     @property
     def t_ms(self) -> int:
         return now_ms(self.env)
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second (0: as fast as it can go)."""
+        return self.env.speed
 
     @property
     def outputs(self):
@@ -157,6 +162,11 @@ class VirtualBoard:
     def set_speed(self, speed: float) -> None:
         """Change the pace from now on (pacing is measured from this moment)."""
         self.env.set_speed(speed)
+
+    def tick(self):
+        """One tick of the board, when nothing serves it in a thread (a probe stepping the chip)."""
+        self.env.run(until=now_ms(self.env) + self.board.tick_ms)
+        return self.board.outputs
 
     # ---- serving ------------------------------------------------------------------------------
     def serve_forever(self) -> None:

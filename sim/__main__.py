@@ -16,7 +16,7 @@ from pathlib import Path
 from sim import scenario as scn
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim", description="Simulate a syringe-pump session.")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run one scenario")

@@ -3,20 +3,20 @@
 Patient: every second the drug that left the line in that second (volume x concentration)
 enters the patient's pharmacokinetics as a constant rate over the second, and PK/PD advance
 exactly over it (see sim/pk.py). Monitor: right after, the monitor (sim/vitals_monitor.py)
-reads the patient as it now is and gives the readings that fell due; once it has shown each
-of BP, HR and SpO2, the operator reports the latest values to the pump (VITALS).
+reads the patient as it now is and gives the readings that fell due; the operator reports
+them to the pump as they come (VITALS, a cuff reading with its own bp_id).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from simpy import Environment
 
 from sim.engine import MONITOR, PATIENT, every
 from sim.operator import Operator
 from sim.patient import Patient
-from sim.vitals_monitor import VitalsMonitor
+from sim.vitals_monitor import VitalsMonitor, vitals_reports
 
 STEP_MS = 1000
 
@@ -53,14 +53,12 @@ class MonitorProcess:
         self.env = env
         self.monitor = monitor
         self.operator = operator
-        self._last: dict[str, int] = {}
 
-    def start(self, until_ms: float):
+    def start(self, until_ms: float, session: int):
+        if session > 0:
+            self.monitor.connect(self.env.now / 1000.0)  # put on the patient again
         return self.env.process(every(self.env, STEP_MS, MONITOR, self.step, until_ms))
 
     def step(self) -> None:
-        for reading in self.monitor.due_readings(self.env.now / 1000.0):
-            self._last.update({k.split("_")[0]: int(round(v)) for k, v in reading.values.items()})
-            if {"sbp", "dbp", "hr", "spo2"} <= self._last.keys():
-                v: dict[str, Any] = self._last
-                self.operator.command("VITALS", sbp=v["sbp"], dbp=v["dbp"], hr=v["hr"], spo2=v["spo2"])
+        for report in vitals_reports(self.monitor.due_readings(self.env.now / 1000.0)):
+            self.operator.command("VITALS", **report)

@@ -17,8 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware.hal.simbus import OUT_SIZE, pack_power, pack_quit, pack_tick, unpack_reply
+from firmware.controller import STATE_NAMES
+from firmware.hal.simbus import (OUT_SIZE, SWITCH_END_STOP, SWITCH_PLUNGER, SWITCH_SYRINGE, pack_power, pack_quit,
+                                 pack_tick, unpack_reply)
 from sim.board_backend import ROOT, BoardInputs, BoardOutputs, board_json
+
+__all__ = ["ROOT", "STATE_NAMES", "SWITCH_END_STOP", "SWITCH_PLUNGER", "SWITCH_SYRINGE", "BoardOutputs",
+           "MicroPythonBackend", "micropython_path"]
 
 
 def micropython_path() -> str:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from simpy import Environment
 
+from sim.bedside import STEP_MS
 from sim.engine import ACT, Wake, at_tick, now_ms
 from sim.scenario import Event
 
@@ -53,7 +54,7 @@ class Faults:
             "engage_plunger": plant.engage_plunger,
             "power_loss": lambda: w.board.power_cut(int(p["off_s"] * 1000)),
             "pause": lambda: op.command("PAUSE"),
-            "resume": lambda: op.command("RESUME"),
+            "resume": lambda: self.env.process(self._resume()),
             "acknowledge": lambda: op.command("ACK"),
             "stop": lambda: op.command("STOP"),
             "hypertension": lambda: patient.add_hypertension_episode(
@@ -62,3 +63,15 @@ class Faults:
             "force_sensor_fault": lambda: w.plant.sensor.inject_fault(p["kind"]),
         }
         actions[ev.action]()
+
+    def _resume(self):
+        """RESUME. Refused for want of a fresh cuff reading (a reset clears the pump's vitals), the
+        nurse presses the monitor's cuff button and resumes once that reading has reached the pump."""
+        w = self.world
+        a = yield w.operator.command("RESUME")
+        monitor = w.monitor.monitor if w.monitor is not None else None
+        if not a.ok and a.code in ("VITALS_MISSING", "VITALS_STALE") and a.values.get("field") == "bp" and monitor:
+            monitor.request_nibp(self.env.now / 1000.0)
+            w.recorder.scenario_log.append({"t_min": self.env.now / 60000.0, "action": "manual_cuff_reading"})
+            yield Wake(self.env, round(monitor.cuff_duration_s * 1000) + STEP_MS, ACT)
+            yield w.operator.command("RESUME")

@@ -8,7 +8,9 @@ its next tick and the answer comes back in that tick's output. Uses the protocol
 codec, so the simulator exercises exactly the path a tester's terminal or the HIL harness does.
 
 The operator is the board process's link: `take_rx()` gives the board what was typed since
-its last tick, `put_tx()` takes what the board wrote.
+its last tick, `put_tx()` takes what the board wrote. A command with no answer after RETRY_MS
+(typed while the pump had no power, say) is sent again under the same number, as the HIL
+client retries; the pump answers a repeat without acting twice.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from simpy.events import Event
 from firmware import frames
 
 Script = Generator[Event, Any, None]
+RETRY_MS = 2000
 
 
 @dataclass
@@ -48,7 +51,9 @@ class Operator:
         self.answers: list[Answer] = []
         self._outbox = b""
         self._awaiting: tuple[int, Event] | None = None  # (seq, answer event) of the outstanding command
-        self._sent: tuple[str, dict[str, Any] | None] = ("", None)  # the outstanding command, to send again
+        self._sent: tuple[str, dict[str, Any] | None] = ("", None)
+        self._frame = b""  # the outstanding command as typed, and when
+        self._sent_ms = 0
 
     def run(self, script: Callable[..., Script], *args: Any) -> simpy.Process:
         """Start a script once the keyboard is free; the process's value is the script's."""
@@ -67,20 +72,22 @@ class Operator:
         """Type one command (within a script); the event's value is its Answer."""
         assert self._awaiting is None, "one command at a time"
         answer = Event(self.env)
-        self._awaiting = (0, answer)
-        self._seal(cmd, kv, frames.next_seq(self.seq))
+        self._type(cmd, kv, frames.next_seq(self.seq), answer)
         return answer
 
-    def _seal(self, cmd: str, kv: dict[str, Any] | None, seq: int) -> None:
-        assert self._awaiting is not None
+    def _type(self, cmd: str, kv: dict[str, Any] | None, seq: int, answer: Event) -> None:
         self.seq = seq
         self._sent = (cmd, kv)
-        self._awaiting = (seq, self._awaiting[1])
-        body = f"{seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else "")
-        self._outbox += frames.seal(body)
+        self._awaiting = (seq, answer)
+        self._frame = frames.seal(f"{seq} {cmd}" + (" " + frames.format_pairs(kv.items()) if kv else ""))
+        self._sent_ms = self.env.now
+        self._outbox += self._frame
 
     # ---- the board's link -------------------------------------------------------------------
     def take_rx(self) -> bytes:
+        if self._awaiting is not None and self.env.now - self._sent_ms >= RETRY_MS:
+            self._outbox += self._frame
+            self._sent_ms = self.env.now
         out, self._outbox = self._outbox, b""
         return out
 
@@ -106,7 +113,8 @@ class Operator:
         if self._awaiting is not None and rest.startswith("ERR SEQ_ORDER "):
             # The pump was reset: it continues after every number it may have accepted before,
             # and names the next one; the same command goes again under that number.
-            self._seal(self._sent[0], self._sent[1], frames.parse_pairs(rest.split(" ")[2:])["allowed"])
+            allowed = frames.parse_pairs(rest.split(" ")[2:])["allowed"]
+            self._type(self._sent[0], self._sent[1], allowed, self._awaiting[1])
             return
         if self._awaiting is None or tag != str(self._awaiting[0]):
             return

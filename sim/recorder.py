@@ -93,6 +93,9 @@ class Recorder:
         if self._fault_ms is not None and "time_to_alarm_s" not in self.safety:
             self.safety["time_to_alarm_s"] = round((now - self._fault_ms) / 1000.0, 1)
             self.safety["alarm_pressure_mmhg"] = round(plant.pressure_mmhg, 1)
+            bp = self.w.plant
+            self.safety["fault_setup"] = (f"{bp.syringe_id} (plant seed {bp.seed}) filled {self.w.s['syringe']['fill_ml']} mL, "
+                                          f"primed {bp.prime_ml:g} mL, fault at {self._fault_ms / 60000:g} min")
             self.safety["alarm_code"] = ev["value"]
 
     def _bolus_after_release(self):

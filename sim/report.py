@@ -48,6 +48,8 @@ def summary(r: RunResult, outputs: dict[str, str]) -> dict[str, Any]:
         "hr_peak_bpm": round(max((x.hr_bpm for x in s), default=0.0), 1),
         "time_to_alarm_s": r.safety.get("time_to_alarm_s"),
         "alarm_pressure_mmhg": r.safety.get("alarm_pressure_mmhg"),
+        "fault_setup": r.safety.get("fault_setup"),
+        "occlusion_level": r.final_status.get("occlusion"),
         "bolus_after_release_ml": r.safety.get("bolus_after_release_ml"),
         "alarm_response_s": r.safety.get("alarm_response_s"),
         "time_alarm_to_resume_s": r.safety.get("time_alarm_to_resume_s"),
@@ -179,8 +181,10 @@ def human(summary_: dict[str, Any]) -> str:
         f"  Cp peak {s['cp_peak_ng_ml']} ng/mL at {s['t_cp_peak_min']} min; Ce peak {s['ce_peak_ng_ml']} ng/mL; "
         f"SBP peak {s['sbp_peak_mmhg']} mmHg; HR peak {s['hr_peak_bpm']} bpm",
         f"  alarms: {', '.join(a['code'] + ' at ' + format(a['t_min'], '.1f') + ' min' for a in s['alarms']) or 'none'}"
-        + (f"; {s['time_to_alarm_s']} s from the fault, line at {s['alarm_pressure_mmhg']} mmHg" if s["time_to_alarm_s"] is not None else "")
+        + (f"; {s['time_to_alarm_s']} s from the fault, line at {s['alarm_pressure_mmhg']} mmHg (the plant's line "
+           "pressure; the pump's own reading adds the plunger's friction)" if s["time_to_alarm_s"] is not None else "")
         + (f"; bolus after release {s['bolus_after_release_ml']} mL" if s["bolus_after_release_ml"] is not None else ""),
+        *([f"  set-up of that figure: {s['fault_setup']}, pump occlusion level {s['occlusion_level']}"] if s["fault_setup"] else []),
         f"  {s['sim_duration_min']:.0f} simulated min in {s['wall_s']:.2f} s wall ({s['realtime_factor']}x real time)",
     ]
     failed = [k for k, v in s["expectations"].items() if not v["ok"]]

@@ -133,6 +133,30 @@ class Simulation:
     def _syringe(self) -> str:
         return self.rx["syringe"] if self.rx["syringe"] in load_syringe_table() else FALLBACK_SYRINGE
 
+    def run(self, progress: Callable[[float, float], None] | None = None) -> RunResult:
+        env, scenario = self.env, self.s
+        wall0 = time.perf_counter()
+        try:
+            done = env.process(self.course())
+            if progress is not None:
+                total = _total_min(scenario)
+                env.process(every(env, PROGRESS_MS, COURSE, lambda: progress(env.now / 60000.0, total)))
+            env.run(until=done)
+        finally:
+            self.backend.quit()
+        sessions, rec = scenario["course"]["sessions"], self.recorder
+        if self.alarm_response is not None:
+            rec.safety["alarm_response_s"] = self.alarm_response.response_s
+            rec.safety["time_alarm_to_resume_s"] = self.alarm_response.to_resume_s
+        return RunResult(
+            scenario=scenario, runtime=self.backend.runtime, firmware_version=self.backend.version, seed=self.seed,
+            samples=rec.samples, alarms=rec.alarms, events=self.operator.events, sessions=self.sessions,
+            final_status=self.final_status, delivered_ml=self.plant.delivered_ml,
+            prescribed_ml=self.prescribed_ml * sessions,
+            prescribed_mg=prescribed_dose_mg(self.rx, self.weight_kg) * sessions,
+            sim_min=env.now / 60000.0, wall_s=time.perf_counter() - wall0, scenario_log=rec.scenario_log, safety=rec.safety,
+        )
+
     def course(self):
         """The process of the whole course: sessions, the gaps between them, the final STATUS."""
         course = self.s["course"]
@@ -155,7 +179,7 @@ class Simulation:
         self.sessions.append(record)
         self.patient_process.start(end)
         if self.monitor is not None:
-            self.monitor.start(end)
+            self.monitor.start(end, session)
         self.recorder.start(session, max(1, int(run["sample_s"] * 1000) // tick_ms) * tick_ms, end)
         start_at = start + at_tick(run["start_min"] * 60000, tick_ms)
         if start_at < end:
@@ -173,32 +197,14 @@ class Simulation:
 def run(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
         progress: Callable[[float, float], None] | None = None, patient: Patient | None = None) -> RunResult:
     """Run a scenario; `patient` (e.g. from sim.patient.sample) replaces the scenario's own."""
-    runtime_: str = runtime or scenario["run"]["runtime"]
-    seed_: int = scenario["run"]["seed"] if seed is None else seed
-    wall0 = time.perf_counter()
-    env = environment()
-    sim = Simulation(env, scenario, runtime_, seed_, patient)
-    try:
-        done = env.process(sim.course())
-        if progress is not None:
-            total = _total_min(scenario)
-            env.process(every(env, PROGRESS_MS, COURSE, lambda: progress(env.now / 60000.0, total)))
-        env.run(until=done)
-    finally:
-        sim.backend.quit()
-    course = scenario["course"]
-    rec = sim.recorder
-    if sim.alarm_response is not None:
-        rec.safety["alarm_response_s"] = sim.alarm_response.response_s
-        rec.safety["time_alarm_to_resume_s"] = sim.alarm_response.to_resume_s
-    return RunResult(
-        scenario=scenario, runtime=runtime_, firmware_version=sim.backend.version, seed=seed_,
-        samples=rec.samples, alarms=rec.alarms, events=sim.operator.events, sessions=sim.sessions,
-        final_status=sim.final_status, delivered_ml=sim.plant.delivered_ml,
-        prescribed_ml=sim.prescribed_ml * course["sessions"],
-        prescribed_mg=prescribed_dose_mg(sim.rx, sim.weight_kg) * course["sessions"],
-        sim_min=env.now / 60000.0, wall_s=time.perf_counter() - wall0, scenario_log=rec.scenario_log, safety=rec.safety,
-    )
+    return simulation(scenario, runtime, seed, patient).run(progress)
+
+
+def simulation(scenario: Scenario, runtime: str | None = None, seed: int | None = None,
+               patient: Patient | None = None) -> Simulation:
+    """The scenario wired into a fresh engine, ready to run (its parts can be looked at after)."""
+    return Simulation(environment(), scenario, runtime or scenario["run"]["runtime"],
+                      scenario["run"]["seed"] if seed is None else seed, patient)
 
 
 def _total_min(s: Scenario) -> float:

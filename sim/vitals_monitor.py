@@ -17,6 +17,10 @@ Example: with the default 5 min cycle starting at t = 0, cuff readings are repor
 Values come from the patient's state when due_readings is called. A runner that wants
 each reading taken from the state at its own time advances the patient to
 next_due_s() before calling due_readings.
+
+What the monitor tells the pump (`vitals_reports`) is one `VITALS` report per reading time,
+each reading in it once: HR and SpO2 every few seconds, a cuff reading with its number
+(`bp_id`) only when the cuff has made a new one, never the last cuff value again.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Reading:
     time_s: float
     kind: str
     values: dict[str, int]
+    number: int = 0  # a cuff reading's own number on this monitor (1, 2, ...; 0 for HR and SpO2)
 
 
 class VitalsMonitor:
@@ -79,6 +84,21 @@ class VitalsMonitor:
         self._cuff_count = 0
         self._manual_cuff_s: float | None = None
         self._pending: list[Reading] = []
+        self._cuff_readings_made = 0
+
+    def connect(self, t_s: float) -> None:
+        """The monitor is put on the patient at t_s (a later session): continuous readings from
+        the next interval, the cuff cycle (or nothing, if manual only) from now; nothing from
+        the time in between."""
+        if t_s < self._last_t_s:
+            raise ValueError(f"Vitals monitor: connect at {t_s} s is earlier than the previous call at {self._last_t_s} s.")
+        self._last_t_s = float(t_s)
+        self._pending = []
+        self._manual_cuff_s = None
+        self._continuous_count = math.floor(t_s / self.continuous_interval_s) + 1
+        if self._cuff_interval_min is not None:
+            self._cuff_anchor_s = float(t_s)
+            self._cuff_count = 0
 
     @property
     def cuff_interval_min(self) -> float | None:
@@ -143,8 +163,9 @@ class VitalsMonitor:
             else:
                 self._cuff_count += 1
             v = self.patient.vitals(self.rng)
-            readings.append(Reading(end_s, NIBP, {"sbp_mmhg": round(v.sbp_mmhg),
-                                                  "dbp_mmhg": round(v.dbp_mmhg)}))
+            self._cuff_readings_made += 1
+            readings.append(Reading(end_s, NIBP, {"sbp_mmhg": round(v.sbp_mmhg), "dbp_mmhg": round(v.dbp_mmhg)},
+                                    number=self._cuff_readings_made))
         return readings
 
     # -- continuous --------------------------------------------------------------------
@@ -160,6 +181,22 @@ class VitalsMonitor:
             readings.append(Reading(time_s, HR, {"hr_bpm": round(v.hr_bpm)}))
             readings.append(Reading(time_s, SPO2, {"spo2_pct": round(v.spo2_pct)}))
         return readings
+
+
+def vitals_reports(readings: list[Reading]) -> list[dict[str, int]]:
+    """The pump's `VITALS` reports (docs/protocol.md) for these readings: one per reading time,
+    in time order; a cuff reading goes with its `bp_id` (its number, 1..65535) in the report of
+    its own time only."""
+    by_time: dict[float, dict[str, int]] = {}
+    for r in readings:
+        report = by_time.setdefault(r.time_s, {})
+        if r.kind == NIBP:
+            report.update(sbp=r.values["sbp_mmhg"], dbp=r.values["dbp_mmhg"], bp_id=(r.number - 1) % 65535 + 1)
+        elif r.kind == HR:
+            report["hr"] = r.values["hr_bpm"]
+        else:
+            report["spo2"] = r.values["spo2_pct"]
+    return [by_time[t] for t in sorted(by_time)]
 
 
 def _check_positive(name: str, value: float, typical: str) -> None:

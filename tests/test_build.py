@@ -86,3 +86,21 @@ def test_command_line_prints_one_summary_line(tmp_path):
     """`python -m tools.build` with no board explains its usage and exits 2."""
     proc = subprocess.run([builder.sys.executable, "-m", "tools.build"], cwd=builder.ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_the_image_carries_its_build_hash(image, tmp_path):
+    """firmware/data/build.json holds a hash of the image's files: the same for a rebuild of the
+    same sources, another when one byte of the image differs; the pump reports it in ID."""
+    import shutil
+
+    board, result = image
+    stamp = result["out"] / "firmware" / "data" / "build.json"
+    stamped = json.loads(stamp.read_text())["build"]
+    assert len(stamped) == 16 and int(stamped, 16) >= 0
+    again = builder.build(board, out_root=tmp_path)
+    assert json.loads((again["out"] / "firmware" / "data" / "build.json").read_text())["build"] == stamped
+    changed = shutil.copytree(result["out"], tmp_path / "changed")
+    (changed / "firmware" / "data" / "build.json").unlink()
+    library = changed / "firmware" / "data" / "drug_library.json"
+    library.write_text(library.read_text().replace("2026", "2027", 1))
+    assert builder.stamp_build(changed) != stamped

@@ -9,6 +9,8 @@ boards/<BOARD>/manifest.py, with the mpy-cross architecture: armv6m for the RP20
 Cortex-M0+, xtensawin for the ESP32 (Xtensa with windowed registers), per mpy-cross -march.
 """
 
+import hashlib
+import json
 import runpy
 import shutil
 import subprocess
@@ -79,7 +81,21 @@ def build(board: str, out_root: Path = BUILD) -> dict:
         shutil.copyfile(source, target)
         data_bytes += target.stat().st_size
     shutil.copyfile(ROOT / "tools" / "board_main.py", out / "main.py")
+    stamp_build(out)
     return {"board": board, "out": out, "modules": len(manifest.modules), "mpy_bytes": mpy_bytes, "data_bytes": data_bytes}
+
+
+def stamp_build(out: Path) -> str:
+    """Hash every file of the image (path and bytes) into firmware/data/build.json, which the
+    pump reports as `build` in its ID answer: the same hash means the same image on the flash."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(out).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    build = digest.hexdigest()[:16]
+    target = out / "firmware" / "data" / "build.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"build": build}) + "\n")
+    return build
 
 
 def summary_line(result: dict) -> str:

@@ -218,7 +218,7 @@ def build(board) -> Hal:
     high = high_us_for(board.doc["drive"]["step_pulse_min_ns"])
     stepper = RmtStepper(rmt, direction, enable, counter, high, forward, en_active, board.tick_ms * 1000)
     hal = Hal(TicksClock(), stepper, counter, build_force(machine, board, pins), build_switches(machine, board, pins),
-              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT, lambda: machine.Timer(0)), build_link(board))
     # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
     # slot for it, so it is attached here.
     setattr(hal, "reset_cause", reset_cause)

@@ -51,18 +51,35 @@ class MachineWatchdog:
     """machine.WDT, started by the first feed (the first control tick), so boot is never cut short.
 
     Once started a watchdog cannot be stopped on either chip: a loop that stops ticking resets
-    the board, and the journal then says how much was delivered.
+    the board, and the journal then says how much was delivered. For maintenance only
+    (firmware/service.py: SERVICE action=flash, the pump idle with no syringe), a machine.Timer
+    takes over the feeding so main.py can return to the REPL for a re-flash; the hard reset that
+    ends the copy stops the timer with everything else.
     """
 
-    def __init__(self, timeout_ms: int, wdt_class) -> None:
+    def __init__(self, timeout_ms: int, wdt_class, new_timer=None) -> None:
         self.timeout_ms = timeout_ms
         self._wdt_class = wdt_class
+        self._new_timer = new_timer  # () -> machine.Timer: Timer() on the RP2040, Timer(0) on the ESP32
         self._wdt = None
+        self.timer = None
 
     def feed(self) -> None:
         if self._wdt is None:
             self._wdt = self._wdt_class(timeout=self.timeout_ms)
         self._wdt.feed()
+
+    def feed_from_timer(self) -> None:
+        """Feed from a periodic timer (a quarter of the timeout) from now on."""
+        if self._new_timer is None:
+            raise ValueError("this board's watchdog has no timer to feed it")
+        self.feed()
+        if self.timer is None:
+            self.timer = self._new_timer()
+            self.timer.init(period=max(1, self.timeout_ms // 4), mode=self.timer.PERIODIC, callback=self._timer_feed)
+
+    def _timer_feed(self, _timer) -> None:
+        self.feed()
 
 
 class StreamLink:

@@ -191,7 +191,7 @@ def build(board) -> Hal:
     pins = board.pins
     stepper, counter = _stepper_and_counter(board, pins)
     hal = Hal(TicksClock(), stepper, counter, build_force(machine, board, pins), build_switches(machine, board, pins),
-              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT), build_link(board))
+              FileStorage(STORAGE_ROOT), MachineWatchdog(board.watchdog_ms, machine.WDT, lambda: machine.Timer(-1)), build_link(board))
     # Boot asks the HAL why the board reset (firmware.main.boot: hal.reset_cause()); Hal has no
     # slot for it, so it is attached here.
     setattr(hal, "reset_cause", reset_cause)

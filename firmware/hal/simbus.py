@@ -137,6 +137,8 @@ class SimBusBoard:
         vb.switches.set_bits(switches)
         if rx:
             vb.link.rx.extend(rx)
+        if self.controller.service_state.loop_stopped:
+            return b""  # main.py has returned (SERVICE action=flash): the board sits at its REPL
         self.loop.step(vb.clock.now_ms())
         tx = vb.link.tx
         if tx:

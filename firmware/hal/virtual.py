@@ -168,11 +168,46 @@ class MemoryStorage:
 
 
 class VirtualWatchdog:
-    def __init__(self) -> None:
+    """machine.WDT as the boards use it (firmware/hal/machine_io.py MachineWatchdog): started by
+    the first feed, never stopped; `expired` turns true once simulated time passes timeout_ms
+    without a feed (the real one resets the board there). `feed_from_timer()` stands for the
+    machine.Timer that feeds it during maintenance: every timeout_ms // 4 of simulated time,
+    as a periodic soft timer fires."""
+
+    def __init__(self, timeout_ms: int = 8000) -> None:
         self.feeds = 0
+        self.timeout_ms = timeout_ms
+        self.started = False
+        self.expired = False
+        self.timer_period_ms = 0  # 0: no timer feeds it
+        self._since_feed_ms = 0
+        self._timer_due_ms = 0
 
     def feed(self) -> None:
         self.feeds += 1
+        self.started = True
+        self._since_feed_ms = 0
+
+    def feed_from_timer(self) -> None:
+        self.feed()
+        if not self.timer_period_ms:
+            self.timer_period_ms = max(1, self.timeout_ms // 4)
+            self._timer_due_ms = self.timer_period_ms
+
+    def advance(self, delta_ms: int) -> None:
+        """Simulated time passes (allocation-free)."""
+        if not self.started:
+            return
+        if self.timer_period_ms:
+            self._timer_due_ms -= delta_ms
+            while self._timer_due_ms <= 0:
+                self._timer_due_ms += self.timer_period_ms
+                self.feeds += 1
+                self._since_feed_ms = -self._timer_due_ms
+        else:
+            self._since_feed_ms += delta_ms
+        if self._since_feed_ms > self.timeout_ms:
+            self.expired = True
 
 
 class VirtualLink:
@@ -255,6 +290,7 @@ class VirtualBoard:
     def advance(self, delta_ms: int) -> None:
         self.clock.advance(delta_ms)
         self.stepper.run_until(self.clock.elapsed_ms * 1000)
+        self.watchdog.advance(delta_ms)
         if self.auto_force:
             while self._next_sample_ms <= self.clock.elapsed_ms:
                 self._next_sample_ms += 12  # 80 samples/s, near enough

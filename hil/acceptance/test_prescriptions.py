@@ -2,8 +2,10 @@
 
 import pytest
 
-from hil.acceptance.helpers import prescription
+from hil.acceptance.helpers import monitor_reports, prescription, real_pace, time_limit
 from hil.client import PumpError
+
+pytestmark = time_limit(0)  # no infusion runs its course: only the set-up margin
 
 
 def test_hard_limit_is_refused(pump):
@@ -29,7 +31,7 @@ def test_concentration_not_in_the_library_is_refused(pump):
     assert e.value.code == "UNKNOWN_CONCENTRATION"
 
 
-def test_soft_limit_override_needs_confirmation(pump):
+def test_soft_limit_override_needs_confirmation(pump, bench):
     """0.8 mg/kg waits for confirmation; START is refused until the operator confirms the field."""
     answer = pump.program(**prescription(70, 0.8, 10, 40))
     assert answer["state"] == "awaiting_confirmation" and answer["soft"] == "dose_ug_kg"
@@ -38,6 +40,8 @@ def test_soft_limit_override_needs_confirmation(pump):
     assert e.value.code == "BAD_STATE"
     with pytest.raises(PumpError):
         pump.confirm(["duration_min"])
-    assert pump.confirm(["dose_ug_kg"])["state"] == "programmed"
-    assert pump.start()["state"] == "running"
+    with real_pace(bench):
+        assert pump.confirm(["dose_ug_kg"])["state"] == "programmed"
+        monitor_reports(pump)
+        assert pump.start()["state"] == "running"
     pump.stop()

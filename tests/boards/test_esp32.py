@@ -14,7 +14,7 @@ from firmware.hal import esp32 as esp32_hal
 from firmware.hal.virtual import VirtualClock
 from tests.boards.fakes import esp32 as fake_esp32
 from tests.boards.fakes import machine as fake_machine
-from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, monitored, standard_rx
 
 TICK_US = Board.load("ESP32_DEVKITC").tick_ms * 1000
 
@@ -196,11 +196,13 @@ def test_pause_and_resume_mid_train_keep_the_count_and_the_channel(hal):
     interrupted train's count stays in flight and the pump alarms within seconds.)"""
     ctl = _pump(hal)
     ctl.program_prescription(standard_rx(duration_min=40))
+    monitored(ctl)
     ctl.start()
     _run(ctl, hal, 50)
     ctl.pause()
     assert ctl.state == PAUSED and _pin("enable").level == 1
     _run(ctl, hal, 20)
+    monitored(ctl)
     ctl.resume()
     _run(ctl, hal, 41 * 600)
     assert ctl.state == COMPLETE, (ctl.state_name(), ctl.alarm_code)
@@ -213,6 +215,7 @@ def test_trains_stay_one_tick_long_when_each_ends_just_after_a_tick(hal):
     neither lags into a stall alarm nor passes the plan."""
     ctl = _pump(hal)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     _run(ctl, hal, 3000, late_us=500)
     assert ctl.state == RUNNING, alarms.name(ctl.alarm_code)
@@ -230,6 +233,7 @@ def test_an_alarm_drops_en_before_the_generator_stops(hal):
     real_halt = hal.stepper.halt
     hal.stepper.halt = lambda: (order.append(("halt",)), real_halt())[1]
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     _run(ctl, hal, 10)
     order.clear()
@@ -323,3 +327,14 @@ def test_fake_pcnt_irq_object_flags_clear_on_read_and_init_checks_ranges():
     for bad in ({"min": 1}, {"max": -1}, {"max": 40000}, {"filter": 1024}, {"value": 5}):
         with pytest.raises(ValueError):
             unit.init(**bad)
+
+
+def test_maintenance_timer_is_a_hardware_timer_on_the_esp32(hal):
+    """The ESP32 has no soft Timer(-1): the maintenance feed uses hardware timer 0."""
+    hal.watchdog.feed()
+    hal.watchdog.feed_from_timer()
+    (timer,) = fake_machine.timers
+    assert timer.id == 0 and timer.mode == timer.PERIODIC
+    feeds = fake_machine.watchdogs[0].feeds
+    timer.run_ms(hal.watchdog.timeout_ms * 3)
+    assert fake_machine.watchdogs[0].feeds == feeds + 12

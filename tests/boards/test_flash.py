@@ -71,3 +71,64 @@ def test_virtual_board_identifies_itself():
     with VirtualBoard(runtime="cpython", speed=0.0).start() as vb:
         answer = flash.verify(vb.port, timeout_s=5.0)
     assert answer  # whatever the firmware reports (fw, board, state), it came over the protocol
+
+
+def _virtual_board_without_syringe(tmp_path, runtime="cpython"):
+    from hil.virtual_board import ConstantPlant, VirtualBoard
+    from sim.bus import SWITCH_PLUNGER
+
+    plant = ConstantPlant()
+    plant.switches = SWITCH_PLUNGER  # the syringe is out of its holder
+    return VirtualBoard(runtime=runtime, plant=plant, speed=0.0, storage_dir=tmp_path / "flash").start()
+
+
+def test_flash_puts_a_running_pump_in_maintenance_before_the_copy(tmp_path):
+    """Against the virtual board: SERVICE, then SERVICE action=flash, so at copy time the loop no
+    longer answers (main.py returned, the timer feeds the watchdog); mpremote runs without its soft
+    reset; after the reset the board answers ID and is out of SERVICE again, as it was before."""
+    from hil.client import PumpClient, PumpTimeout
+
+    seen = {}
+    with _virtual_board_without_syringe(tmp_path) as vb:
+        def fake_mpremote(cmd, **kw):
+            seen["cmd"] = cmd
+            try:
+                PumpClient.open(vb.port, timeout_s=0.3).close()
+                seen["loop"] = "answering"
+            except PumpTimeout:
+                seen["loop"] = "stopped"
+            vb.power_cycle(0.1)  # the `reset` that ends the copy
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+
+        answer = flash.flash("RPI_PICO", vb.port, run=fake_mpremote, boot_wait_s=0)
+        with PumpClient.open(vb.port) as pump:
+            after = pump.status()
+    cmd = seen["cmd"]
+    assert seen["loop"] == "stopped"
+    assert cmd.index("resume") < cmd.index("cp")
+    assert answer["board"] == "VIRTUAL" and after["service"] == "off" and after["state"] == "idle"
+
+
+def test_flash_refuses_with_a_syringe_loaded(tmp_path):
+    """A syringe in the pump: no copy, a message saying to take it out (the pump stays in SERVICE)."""
+    from hil.virtual_board import VirtualBoard
+
+    ran = []
+    with VirtualBoard(runtime="cpython", speed=0.0).start() as vb:
+        with pytest.raises(flash.FlashError, match="take the syringe out"):
+            flash.flash("RPI_PICO", vb.port, run=lambda *a, **k: ran.append(a), boot_wait_s=0)
+    assert ran == []
+
+
+def test_flash_refuses_while_an_infusion_runs(tmp_path):
+    """A running pump is never stopped by the flash tool: it says to stop it first."""
+    from hil.client import PumpClient
+    from hil.virtual_board import VirtualBoard
+
+    with VirtualBoard(runtime="cpython", speed=1.0).start() as vb:
+        with PumpClient.open(vb.port) as pump:
+            pump.program(drug="ketamine", profile="pain", conc_ug_ml=1000, weight_g=70000,  # no vitals gate
+                         rate_ug_kg_h=200, duration_min=120, syringe="bd_plastipak_50")
+            pump.start()
+        with pytest.raises(flash.FlashError, match="is running: stop it"):
+            flash.flash("RPI_PICO", vb.port, run=lambda *a, **k: None, boot_wait_s=0)

@@ -12,7 +12,7 @@ from firmware.hal.virtual import VirtualClock
 from firmware.link_budget import LINK_BUFFER_BYTES, READ_BYTES_PER_POLL
 from tests.boards.fakes import machine as fake_machine
 from tests.boards.fakes import rp2 as fake_rp2
-from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, standard_rx, monitored
 
 
 def _board(**pins):
@@ -101,6 +101,7 @@ def test_alarm_drives_en_inactive_and_halts(hal):
     _pin("end_stop_empty").level = 1  # open: the syringe is not empty (switches close to ground)
     ctl = Controller(hal, Board.load("RPI_PICO"), LIBRARY, SYRINGES)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     assert _pin("enable").level == 0  # active low
     hal.stepper.move(50, 100)
@@ -186,3 +187,16 @@ def test_uart_link_is_built_from_the_board_file(monkeypatch):
     uart.rx.extend(b"ID\n")
     buf = bytearray(8)
     assert link.read(buf) == 3 and bytes(buf[:3]) == b"ID\n"
+
+
+def test_maintenance_hands_the_watchdog_to_a_machine_timer(hal):
+    """SERVICE action=flash: a periodic machine.Timer at a quarter of watchdog_ms feeds the WDT
+    while main.py is stopped, so a re-flash is not cut short by a watchdog reset."""
+    fake_machine.use_port("rp2")  # the soft Timer(-1): the RP2040 port's only machine.Timer
+    hal.watchdog.feed()
+    hal.watchdog.feed_from_timer()
+    (timer,) = fake_machine.timers
+    assert timer.mode == timer.PERIODIC and timer.period_ms == 2000 // 4
+    feeds = fake_machine.watchdogs[0].feeds
+    timer.run_ms(10000)  # ten seconds of copying, no control tick
+    assert fake_machine.watchdogs[0].feeds == feeds + 20 and len(fake_machine.watchdogs) == 1

@@ -1,5 +1,6 @@
 """Shared set-up for firmware tests (both interpreters): the real data files and boards."""
 
+from firmware import events
 from firmware.board import Board
 from firmware.controller import Controller
 from firmware.hal.virtual import VirtualBoard
@@ -59,3 +60,30 @@ class Lcg:
     def below(self, n: int) -> int:
         self.x = (1103515245 * self.x + 12345) & 0x7FFFFFFF
         return self.x % n
+
+
+NORMAL_VITALS = {"sbp": 125, "dbp": 80, "hr": 72, "spo2": 98}
+
+
+def monitored(ctl, **changes) -> dict:
+    """A new set of readings from the bedside monitor (a new cuff reading each call), as a
+    monitored profile needs fresh before START and RESUME. Returns what was reported."""
+    r = dict(NORMAL_VITALS)
+    r["bp_id"] = ctl.vitals.get("bp_id", 0) % 65535 + 1
+    for k in changes:
+        if changes[k] is None:
+            del r[k]
+        else:
+            r[k] = changes[k]
+    ctl.report_vitals(r)
+    return r
+
+
+def warnings(ctl, *codes) -> list:
+    """Drain the event ring; the warnings in it (only `codes`, if given), oldest first."""
+    out = []
+    while len(ctl.events):
+        kind, value, _ = ctl.events.pop()
+        if kind == events.WARNING and (not codes or value in codes):
+            out.append(value)
+    return out

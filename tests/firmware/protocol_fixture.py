@@ -4,22 +4,30 @@ from firmware import frames
 from firmware.controller import Controller
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from firmware.protocol import Protocol
-from tests.firmware.fixtures import LIBRARY, SYRINGES, board, controller
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, controller, monitored
 
 STANDARD = ("drug=ketamine profile=depression conc_ug_ml=10000 weight_g=70000 dose_ug_kg=500 "
             "duration_min=40 syringe=bd_plastipak_50")
 
 
 class Bench:
-    def __init__(self) -> None:
+    def __init__(self, monitor: bool = True) -> None:
+        """`monitor`: the bedside monitor has reported a normal set of vitals at t = 0, as the
+        depression profile needs before START (tests of VITALS itself pass False)."""
         self.vb, self.ctl = controller()
         self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+        self.monitor = monitor
+        if monitor:
+            monitored(self.ctl)
 
     def power_cut(self) -> None:
-        """The board loses power and boots again: new hardware state, the same flash."""
+        """The board loses power and boots again: new hardware state, the same flash, and the
+        monitor's next report."""
         self.vb = VirtualBoard(storage=MemoryStorage(dict(self.vb.storage.files)))
         self.ctl = Controller(self.vb.hal, board(), LIBRARY, SYRINGES)
         self.proto = Protocol(self.ctl, self.vb.link, telemetry_ms=0)
+        if self.monitor:  # the monitor goes on reporting; the pump kept none of it through the cut
+            monitored(self.ctl)
 
     def send(self, data: bytes) -> list:
         """Write raw bytes to the pump, run one poll, return the lines it wrote."""

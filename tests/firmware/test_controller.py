@@ -5,7 +5,7 @@ from firmware.controller import ALARM, COMPLETE, IDLE, PAUSED, PROGRAMMED, RUNNI
 from firmware.errors import Rejected
 from firmware.ticks import PERIOD_MS
 from tests.firmware.checks import raises
-from tests.firmware.fixtures import controller, run_until_state, standard_rx
+from tests.firmware.fixtures import controller, run_until_state, standard_rx, monitored
 
 FORTY_MIN_MS = 40 * 60000
 
@@ -13,6 +13,7 @@ FORTY_MIN_MS = 40 * 60000
 def _started(rx=None, start_ms=0):
     vb, ctl = controller(start_ms)
     ctl.program_prescription(rx or standard_rx())
+    monitored(ctl)
     ctl.start()
     return vb, ctl
 
@@ -46,6 +47,7 @@ def test_pause_and_resume_keep_the_total():
     held = ctl.delivered_steps()
     run_until_state(vb, ctl, (), 10 * 60000)
     assert ctl.delivered_steps() == held and ctl.state == PAUSED
+    monitored(ctl)
     ctl.resume()
     used = run_until_state(vb, ctl, (COMPLETE,), FORTY_MIN_MS)
     assert ctl.state == COMPLETE
@@ -77,6 +79,7 @@ def test_commands_in_the_wrong_state_are_refused_and_change_nothing():
         e = raises(Rejected, cmd)
         assert e.code == errors.BAD_STATE and ctl.state == IDLE
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     e = raises(Rejected, ctl.program_prescription, standard_rx(dose_ug_kg=100))
     assert e.code == errors.BAD_STATE and ctl.state == RUNNING and ctl.program.dose_ug_kg == 500
@@ -95,6 +98,7 @@ def test_alarm_latches_until_acknowledged():
     raises(Rejected, ctl.resume)
     ctl.acknowledge()
     assert ctl.state == PAUSED
+    monitored(ctl)
     ctl.resume()
     run_until_state(vb, ctl, (COMPLETE,), FORTY_MIN_MS)
     assert ctl.delivered_steps() == ctl.program.total_steps

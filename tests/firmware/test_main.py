@@ -16,8 +16,9 @@ def test_main_loop_serves_the_link_and_completes_an_infusion():
     """Commands on the link, then the loop alone: program, start and completion, counted exactly."""
     ctl = boot("boards/VIRTUAL/board.json")
     link = ctl.hal.link
-    link.rx.extend(frames.seal("1 PROGRAM " + STANDARD) + frames.seal("2 START"))
+    link.rx.extend(frames.seal("1 PROGRAM " + STANDARD) + frames.seal("2 VITALS sbp=125 dbp=80 bp_id=1 hr=72 spo2=98")
+                   + frames.seal("3 START"))
     run(ctl, ticks=40 * 600 + 20)
     assert ctl.state == COMPLETE and ctl.delivered_steps() == ctl.program.total_steps
     out = bytes(link.tx)
-    assert b"1 OK PROGRAM" in out and b"2 OK START state=running" in out and b"value=complete" in out
+    assert b"1 OK PROGRAM" in out and b"3 OK START state=running" in out and b"value=complete" in out

@@ -7,7 +7,7 @@ Only MicroPython can lock its heap, so under CPython these tests report as skipp
 from firmware import alarms
 from firmware.controller import ALARM, COMPLETE
 from tests.firmware.checks import ON_MICROPYTHON, skip
-from tests.firmware.fixtures import controller, standard_rx
+from tests.firmware.fixtures import controller, standard_rx, monitored
 
 
 def _locked_ticks(vb, ctl, n: int) -> None:
@@ -29,6 +29,7 @@ def _started(ticks: int):
         skip("heap_lock exists only in MicroPython")
     vb, ctl = controller()
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     _locked_ticks(vb, ctl, ticks)
     return vb, ctl

@@ -11,6 +11,18 @@ def test_identify_typed_by_hand():
     b = Bench()
     (ans,) = b.answers(b.send(b"ID\r\n"))
     assert ans.startswith("- OK ID fw=") and "board=VIRTUAL" in ans and "last_seq=0" in ans
+    assert " build=source " in ans  # no build.json beside the source tree: not a stamped image
+
+
+def test_identify_names_the_interpreter_version_and_port():
+    """ID says where the firmware runs (interpreter-version-port), in either interpreter."""
+    import sys
+
+    b = Bench()
+    (ans,) = b.answers(b.send(b"ID\r\n"))
+    v = sys.implementation.version
+    expected = "runtime=%s-%d.%d.%d-%s" % (sys.implementation.name, v[0], v[1], v[2], sys.platform)
+    assert expected in ans
 
 
 def test_program_and_start_framed():
@@ -233,10 +245,35 @@ def test_occlusion_level_and_vitals():
     assert ans == "1 OK OCCLUSION level=high threshold_mmhg=750"
     (ans,) = b.answers(b.framed(2, "OCCLUSION level=extreme"))
     assert ans.startswith("2 ERR BAD_VALUE field=level value=extreme allowed=high,low,medium")
-    (ans,) = b.answers(b.framed(3, "VITALS sbp=150 dbp=90 hr=80 spo2=97"))
+    (ans,) = b.answers(b.framed(3, "VITALS sbp=150 dbp=90 bp_id=7 hr=80 spo2=97"))
     assert ans.startswith("3 OK VITALS") and b.ctl.vitals["sbp"] == 150
-    (ans,) = b.answers(b.framed(4, "VITALS sbp=900 dbp=90 hr=80 spo2=97"))
+    (ans,) = b.answers(b.framed(4, "VITALS sbp=900 dbp=90 bp_id=8 hr=80 spo2=97"))
     assert ans.startswith("4 ERR BAD_VALUE field=sbp") and b.ctl.vitals["sbp"] == 150
+    (ans,) = b.answers(b.framed(5, "VITALS hr=81"))
+    assert ans.startswith("5 OK VITALS") and b.ctl.vitals["hr"] == 81  # HR alone, no cuff reading
+
+
+def test_empty_vitals_frame_is_refused_naming_the_readings():
+    """`VITALS` with no readings is not a report: BAD_VALUE naming what it lacks, nothing kept."""
+    b = Bench(monitor=False)
+    (ans,) = b.answers(b.framed(1, "VITALS"))
+    assert ans.startswith("1 ERR BAD_VALUE field=readings value=none allowed=")
+    assert "sbp+dbp+bp_id" in ans and "hr" in ans and "spo2" in ans and b.ctl.vitals == {}
+
+
+def test_start_over_the_link_waits_for_normal_fresh_vitals():
+    """PROGRAM 70 kg 500 ug/kg 100 min; START without vitals: VITALS_MISSING; at 260/140:
+    VITALS_ABNORMAL naming sbp; with normal vitals it runs."""
+    b = Bench(monitor=False)
+    b.framed(1, "PROGRAM " + STANDARD.replace("duration_min=40", "duration_min=100"))
+    (ans,) = b.answers(b.framed(2, "START"))
+    assert ans.startswith("2 ERR VITALS_MISSING field=bp") and b.ctl.state == PROGRAMMED
+    b.framed(3, "VITALS sbp=260 dbp=140 bp_id=1 hr=150 spo2=80")
+    (ans,) = b.answers(b.framed(4, "START"))
+    assert ans == "4 ERR VITALS_ABNORMAL field=sbp value=260 allowed=80..180" and b.ctl.state == PROGRAMMED
+    b.framed(5, "VITALS sbp=130 dbp=80 bp_id=2 hr=75 spo2=97")
+    (ans,) = b.answers(b.framed(6, "START"))
+    assert ans == "6 OK START state=running"
 
 
 def test_stats_count_every_kind_of_bad_input():

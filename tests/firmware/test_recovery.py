@@ -6,7 +6,7 @@ from firmware.controller import ALARM, COMPLETE, IDLE, PAUSED, Controller
 from firmware.errors import Rejected
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from tests.firmware.checks import raises
-from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx, monitored
 
 MIN = 60000
 
@@ -21,6 +21,7 @@ def _interrupted(minutes=15, cause="power"):
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), minutes * MIN)
     true_steps = vb.stepper.position
@@ -57,6 +58,7 @@ def test_resumed_infusion_never_over_delivers():
     """Resuming after the reset completes the program; true steps over both lives <= total."""
     true_before, vb, ctl = _interrupted(minutes=17)
     ctl.acknowledge()
+    monitored(ctl)
     ctl.resume()
     run_until_state(vb, ctl, (COMPLETE,), 40 * MIN)
     assert ctl.state == COMPLETE
@@ -69,6 +71,7 @@ def test_a_finished_infusion_is_not_an_alarm_after_reset():
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx(dose_ug_kg=100))
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (COMPLETE,), 41 * MIN)
     vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)))
@@ -90,6 +93,7 @@ def _full_daily_dose(storage):
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx(dose_ug_kg=1000, duration_min=20))
     ctl.confirm(["dose_ug_kg", "duration_min"])
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (COMPLETE,), 21 * MIN)
     assert ctl.state == COMPLETE
@@ -134,12 +138,14 @@ def test_occlusion_level_survives_a_power_cut():
     assert ctl.occlusion_level == "medium"
     ctl.set_occlusion_level("low")
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), MIN)
     low_counts = ctl.safety.occlusion.threshold_counts
     vb, ctl = _boot(MemoryStorage(dict(storage.files)))
     assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
     ctl.acknowledge()
+    monitored(ctl)
     ctl.resume()
     assert ctl.occlusion_level == "low" and ctl.safety.occlusion.threshold_counts == low_counts
     ctl.journal.compact()
@@ -148,15 +154,16 @@ def test_occlusion_level_survives_a_power_cut():
 
 
 def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
-    """Paused, then a power cut: the pump comes up idle with that infusion still open in the
+    """A final alarm acknowledged leaves the pump idle with that infusion still open in the
     journal; PATIENT ends it there (its dose stays the earlier patient's) and then re-identifies."""
     storage = MemoryStorage()
     vb, ctl = _boot(storage)
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), MIN)
-    ctl.pause()
-    vb, ctl = _boot(MemoryStorage(dict(storage.files)))
+    ctl.raise_alarm(alarms.STEP_MISMATCH)
+    ctl.acknowledge()
     assert ctl.state == IDLE and ctl.journal.state.in_progress
     e = raises(Rejected, ctl.program_prescription, standard_rx(weight_g=80000))
     assert e.code == errors.PATIENT_MISMATCH
@@ -164,3 +171,28 @@ def test_reidentification_ends_an_infusion_the_pump_no_longer_holds():
     kinds = [e[2] for e in ctl.journal.replay().events]
     assert kinds[-2:] == ["stop", "patient"] and not ctl.journal.state.in_progress
     assert ctl.program_prescription(standard_rx(weight_g=80000)).weight_g == 80000
+
+
+def test_a_paused_infusion_comes_back_paused_behind_the_power_loss_alarm():
+    """A power cut while paused: the pump comes up in POWER_LOSS with the program and its exact
+    delivered count (a pause is written to flash), acknowledging leaves it paused, and RESUME
+    completes the dose without passing its total. (It used to come up idle with the
+    infusion still open in the journal, its program lost.)"""
+    storage = MemoryStorage()
+    vb, ctl = _boot(storage)
+    ctl.program_prescription(standard_rx())
+    monitored(ctl)
+    ctl.start()
+    run_until_state(vb, ctl, (), 10 * MIN)
+    ctl.pause()
+    delivered = ctl.delivered_steps()
+    vb2, ctl2 = _boot(MemoryStorage(dict(storage.files)))
+    assert ctl2.state == ALARM and ctl2.alarm_code == alarms.POWER_LOSS
+    assert ctl2.delivered_steps() == delivered
+    ctl2.acknowledge()
+    assert ctl2.state == PAUSED
+    monitored(ctl2)
+    ctl2.resume()
+    run_until_state(vb2, ctl2, (COMPLETE,), 40 * MIN)
+    assert ctl2.state == COMPLETE
+    assert delivered + vb2.stepper.position == ctl2.program.total_steps

@@ -4,7 +4,7 @@ from firmware import alarms, errors
 from firmware.controller import ALARM, COMPLETE, PAUSED, PROGRAMMED, RUNNING
 from firmware.errors import Rejected
 from tests.firmware.checks import raises
-from tests.firmware.fixtures import controller, run_until_state, standard_rx
+from tests.firmware.fixtures import controller, monitored, run_until_state, standard_rx, warnings
 
 MIN = 60000
 
@@ -12,6 +12,7 @@ MIN = 60000
 def _running(minutes=5, rx=None):
     vb, ctl = controller()
     ctl.program_prescription(rx or standard_rx())
+    monitored(ctl)
     ctl.start()
     run_until_state(vb, ctl, (), minutes * MIN)
     assert ctl.state == RUNNING
@@ -37,6 +38,7 @@ def test_start_refused_without_a_ready_syringe():
         e = raises(Rejected, ctl.start)
         assert e.code == errors.NOT_READY and e.field == field and ctl.state == PROGRAMMED
         setattr(vb.switches, attr, not value)
+    monitored(ctl)
     ctl.start()
     assert ctl.state == RUNNING
 
@@ -162,6 +164,7 @@ def _relieved_and_resumed():
     vb.force_counts = 12600
     ctl.acknowledge()
     assert ctl.state == PAUSED
+    monitored(ctl)
     ctl.resume()
     return vb, ctl
 
@@ -188,83 +191,13 @@ def test_catch_up_never_exceeds_twice_the_rate():
         last = now
 
 
-def _vitals(ctl, vb, minutes_between, readings):
-    for r in readings:
-        ctl.report_vitals(r)
-        run_until_state(vb, ctl, (), minutes_between * MIN)
-
-
-def test_high_bp_twice_five_minutes_apart_pauses():
-    """SBP 185 once is noted; still 185 five minutes later: VITALS alarm, then a pause."""
-    vb, ctl = _running()
-    ctl.report_vitals({"sbp": 185, "dbp": 95, "hr": 80, "spo2": 97})
-    assert ctl.state == RUNNING
-    run_until_state(vb, ctl, (), 5 * MIN)
-    ctl.report_vitals({"sbp": 186, "dbp": 96, "hr": 80, "spo2": 97})
-    assert ctl.state == ALARM and ctl.alarm_code == alarms.VITALS and not vb.stepper.enabled
-    ctl.acknowledge()
-    assert ctl.state == PAUSED  # resumed only by the operator
-
-
-def test_bp_back_to_normal_resets_the_confirmation():
-    """185, then 150, then 185 five minutes after the first: no alarm yet."""
-    vb, ctl = _running()
-    _vitals(ctl, vb, 2.5, [{"sbp": 185}, {"sbp": 150}])
-    ctl.report_vitals({"sbp": 185})
-    assert ctl.state == RUNNING
-
-
-def test_immediate_vitals_criteria():
-    """205/100 once, or SpO2 85 %, alarms at once."""
-    for reading in ({"sbp": 205, "dbp": 100}, {"sbp": 120, "dbp": 80, "spo2": 85}, {"dbp": 121}):
-        vb, ctl = _running(minutes=2)
-        ctl.report_vitals(reading)
-        assert ctl.state == ALARM and ctl.alarm_code == alarms.VITALS, reading
-
-
-def test_heart_rate_sustained():
-    """HR 125 for five minutes alarms; for four it does not."""
-    vb, ctl = _running()
-    _vitals(ctl, vb, 1, [{"hr": 125}] * 5)
-    assert ctl.state == RUNNING
-    ctl.report_vitals({"hr": 126})
-    assert ctl.state == ALARM
-
-
-def test_vitals_outside_plausible_ranges_are_refused():
-    """A reading of SBP 900 is refused and changes nothing."""
-    vb, ctl = _running()
-    e = raises(Rejected, ctl.report_vitals, {"sbp": 900})
-    assert e.field == "sbp" and ctl.state == RUNNING
-    e = raises(Rejected, ctl.report_vitals, {"temp": 37})
-    assert e.field == "temp" and ctl.state == RUNNING
-
-
-def _warnings(ctl):
-    out = []
-    while len(ctl.events):
-        kind, value, _ = ctl.events.pop()
-        if kind == 4:
-            out.append(value)
-    return out
-
-
 def test_near_end_warning_once():
     """Five minutes before the end one NEAR_END warning; the motor keeps going."""
     vb, ctl = _running(minutes=1)
     run_until_state(vb, ctl, (), 33 * MIN)
-    assert _warnings(ctl) == []
+    assert warnings(ctl, alarms.NEAR_END) == []
     run_until_state(vb, ctl, (), 2 * MIN)
-    assert _warnings(ctl) == [alarms.NEAR_END] and ctl.state == RUNNING
-
-
-def test_stale_vitals_warn_without_stopping():
-    """A monitor that reported and then went quiet for 10 min: one warning, infusion continues."""
-    vb, ctl = _running(minutes=1)
-    ctl.report_vitals({"sbp": 120, "dbp": 80, "hr": 70, "spo2": 98})
-    _warnings(ctl)
-    run_until_state(vb, ctl, (), 11 * MIN)
-    assert _warnings(ctl) == [alarms.VITALS_STALE] and ctl.state == RUNNING
+    assert warnings(ctl, alarms.NEAR_END) == [alarms.NEAR_END] and ctl.state == RUNNING
 
 
 def test_steps_never_commanded_are_a_fault_at_once():

@@ -10,7 +10,7 @@ from firmware.hal.file_storage import FileStorage
 from firmware.main import boot
 from firmware.selftest import DRY_MOVE_STEPS, check_pins, run_selftest
 from tests.firmware.checks import raises
-from tests.firmware.fixtures import controller, standard_rx
+from tests.firmware.fixtures import controller, monitored, standard_rx
 
 
 def _rig(sensor_alive=True):
@@ -68,6 +68,7 @@ def test_running_pump_is_not_moved():
     vb, ctl, wait = _rig()
     vb.switches.syringe = True
     ctl.program_prescription(standard_rx())
+    monitored(ctl)
     ctl.start()
     vb.switches.syringe = False
     ok, detail = _by_name(run_selftest(ctl, wait))["step_counter"]

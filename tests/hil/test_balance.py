@@ -158,3 +158,26 @@ def test_leftover_line_is_discarded_before_the_next_command():
     with scripted_port(replies) as (port, _), Balance(port) as balance:
         assert balance.weight_immediate().value_g == 2.0
         assert balance.weight_immediate().value_g == 4.0
+
+
+def test_identity_for_the_report():
+    """I2, I3 and I4 as an Excellence balance answers them: model with capacity, software, serial."""
+    replies = {"I2": b'I2 A "XS204 Excellence 220.0090 g"\r\n', "I3": b'I3 A "1.10 10.28.0.493.142"\r\n',
+               "I4": b'I4 A "B123456789"\r\n'}
+    with scripted_port(replies) as (port, seen), Balance(port) as balance:
+        assert balance.identity() == {"model": "XS204 Excellence 220.0090 g", "software": "1.10 10.28.0.493.142",
+                                      "serial": "B123456789"}
+    assert seen == ["I2", "I3", "I4"]
+
+
+def test_a_balance_that_cannot_identify_itself_does_not_stop_the_run():
+    """A balance answering ES to I3: the report says the identity is unknown, and why."""
+    from types import SimpleNamespace
+
+    from hil.pytest_plugin import balance_properties
+
+    replies = {"I2": b'I2 A "XS204 Excellence 220.0090 g"\r\n', "I3": b"ES\r\n"}
+    with scripted_port(replies) as (port, _):
+        props = balance_properties(SimpleNamespace(balance_url=port), "2026-10-02")
+    assert props["balance_model"].startswith("unknown: the balance did not identify itself (balance answered ES")
+    assert props["balance_last_calibration"] == "2026-10-02"

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from firmware import frames
+from hil.acceptance.helpers import monitor_reports, real_pace
 from hil.client import PumpClient, PumpError, PumpMismatch, PumpTimeout
 from hil.pty_link import PtyLink
 from hil.virtual_board import ROOT, VirtualBoard
@@ -48,14 +49,16 @@ def test_program_refusal_and_status_round_trip(pump):
     assert pump.status()["state"] == "programmed"
 
 
-def test_full_infusion_counts_exactly_the_plan(pump):
+def test_full_infusion_counts_exactly_the_plan(pump, board):
     """program -> start -> complete: counted steps equal the plan's total exactly."""
     total = pump.program(**STANDARD)["total_steps"]
-    pump.start()
+    with real_pace(board):
+        monitor_reports(pump)
+        pump.start()
     st = pump.wait_for_state(("complete",), timeout_s=60)
     assert st["steps"] == total and st["total_steps"] == total
     assert abs(st["delivered_nl"] - 3500000) <= 140
-    kinds = [(k, v) for _, k, v in pump.event_log()]
+    kinds = [(k, v) for _, k, v in pump.event_log() if not v.endswith("_STALE")]  # the monitor reported once
     assert kinds == [("j.boot", "power"), ("state", "programmed"), ("state", "running"), ("warning", "NEAR_END"),
                      ("state", "complete")]
 
@@ -64,7 +67,9 @@ def test_disconnect_and_reconnect_mid_infusion(board, tmp_path):
     """The infusion goes on while the host is away; after reconnecting, status is right."""
     with PumpClient.open(board.port, log_path=tmp_path / "a.log") as first:
         first.program(**STANDARD)
-        first.start()
+        with real_pace(board):
+            monitor_reports(first)
+            first.start()
         steps_before = first.status()["steps"]
     time.sleep(0.2)  # host away; the board keeps running at full speed
     with PumpClient.open(board.port, log_path=tmp_path / "b.log") as second:
@@ -79,11 +84,13 @@ def test_damaged_answer_is_retried_with_the_same_seq(board, tmp_path):
     """A CRC-damaged answer makes the client retry; the pump answers again without acting twice."""
     with PumpClient.open(board.port, log_path=tmp_path / "s.log", timeout_s=0.5) as pump:
         pump.program(**STANDARD)
-        board.corrupt_answers = 1
-        assert pump.start()["state"] == "running"
+        with real_pace(board):
+            monitor_reports(pump)
+            board.corrupt_answers = 1
+            assert pump.start()["state"] == "running"
         assert pump.crc_errors == 1
         stats = pump.stats()
-        assert stats["retries"] == 1 and stats["frames"] == 4  # ID, PROGRAM, START, STATS
+        assert stats["retries"] == 1 and stats["frames"] == 5  # ID, PROGRAM, VITALS, START, STATS
 
 
 def test_timeout_says_what_was_sent_and_where_the_log_is(tmp_path):
@@ -176,7 +183,9 @@ def test_socket_transport_reaches_the_same_pump(board, tmp_path):
         with PumpClient.open(f"socket://127.0.0.1:{port}", log_path=tmp_path / "sock.log") as pump:
             assert pump.identify()["board"] == "VIRTUAL"
             assert pump.program(**STANDARD)["state"] == "programmed"
-            assert pump.start()["state"] == "running"
+            with real_pace(board):
+                monitor_reports(pump)
+                assert pump.start()["state"] == "running"
     finally:
         stop.set()
         t.join(timeout=5)
@@ -198,9 +207,11 @@ def test_client_takes_a_reused_seq_refusal_as_a_sequence_refusal(board, tmp_path
     `3 STOP` is refused (SEQ_REUSED), not answered `OK START`, and goes again as 4: the pump stops."""
     with PumpClient.open(board.port, log_path=tmp_path / "a.log", timeout_s=0.3) as pump:
         pump.program(**STANDARD)
-        pump.send_raw(frames.seal(f"{pump.seq + 1} START"))  # the other host
-        assert any(line.endswith(b"OK START state=running") for line in
-                   [frames.split_crc(x)[0] for x in pump.read_lines(0.3)])
+        with real_pace(board):
+            monitor_reports(pump)
+            pump.send_raw(frames.seal(f"{pump.seq + 1} START"))  # the other host
+            assert any(line.endswith(b"OK START state=running") for line in
+                       [frames.split_crc(x)[0] for x in pump.read_lines(0.3)])
         assert pump.stop()["state"] == "idle"
         assert pump.status()["state"] == "idle" and pump.stats()["seq_reused"] == 1
 
@@ -249,11 +260,13 @@ def test_stop_answered_with_ok_start_raises_instead_of_succeeding(tmp_path):
         fake.close()
 
 
-def test_another_patient_over_the_link(pump):
+def test_another_patient_over_the_link(pump, board):
     """After a dose for 70 kg, a program for 150 kg is refused naming both weights; the client's
     re-identification restating 70 kg lets it through."""
     pump.program(**STANDARD)
-    pump.start()
+    with real_pace(board):
+        monitor_reports(pump)
+        pump.start()
     pump.stop()
     other = {**STANDARD, "weight_g": 150000}
     with pytest.raises(PumpError) as e:

@@ -2,7 +2,8 @@
 switch changes, vitals and generator faults, with the safety invariants checked after every step.
 Across resets too: the daily maximum of the first-recorded patient (whatever weight is entered
 later, unless the patient is explicitly re-identified), the occlusion level, and the link's
-sequence numbers (a frame accepted before a reset is never accepted after it)."""
+sequence numbers (a frame accepted before a reset is never accepted after it). The vitals gate is
+checked against a model built from the data files alone (`VitalsModel`)."""
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -10,10 +11,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from firmware import frames
 from firmware.controller import ALARM, AWAITING_CONFIRMATION, PROGRAMMED, RUNNING, Controller
+from firmware.datafile import data_path, load_json
 from firmware.errors import Rejected
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from firmware.protocol import Protocol
-from tests.firmware.fixtures import LIBRARY, SYRINGES, board, controller, pain_rx, standard_rx
+from tests.firmware.fixtures import LIBRARY, NORMAL_VITALS, SYRINGES, board, controller, pain_rx, standard_rx
+
+VITALS_LIMITS = load_json(data_path("alarm_limits.json"))["vitals"]
+LIBRARY_DOC = load_json(data_path("drug_library.json"))
 
 PRESCRIPTIONS = st.sampled_from([
     standard_rx(), standard_rx(dose_ug_kg=800), standard_rx(conc_ug_ml=1000), standard_rx(dose_ug_kg=2000),
@@ -136,9 +141,7 @@ class PumpMachine(RuleBasedStateMachine):
 
     @rule(sbp=st.integers(80, 230), dbp=st.integers(40, 130), hr=st.integers(40, 160), spo2=st.integers(80, 100))
     def vitals(self, sbp, dbp, hr, spo2):
-        self._try(self.ctl.report_vitals, {"sbp": sbp, "dbp": dbp, "hr": hr, "spo2": spo2})
-        if self.ctl.state == ALARM:
-            self.latched = True
+        self._report_vitals({"sbp": sbp, "dbp": dbp, "bp_id": self._vm().new_bp_id(), "hr": hr, "spo2": spo2})
 
     @rule(n=st.integers(1, 3000), gate_failed=st.booleans())
     def runaway(self, n, gate_failed):
@@ -164,6 +167,58 @@ class PumpMachine(RuleBasedStateMachine):
     @rule(on=st.booleans())
     def stall(self, on):
         self.vb.stepper.stalled = on
+
+    # ---- the bedside monitor and the vitals gate ----------------------------------------------
+    def _vm(self) -> "VitalsModel":
+        """The model of what the monitor reported in this life of the controller (RAM: a reset
+        forgets it, as the pump does)."""
+        vm = getattr(self, "_vitals_model", None)
+        if vm is None or vm.ctl is not self.ctl:
+            vm = self._vitals_model = VitalsModel(self.ctl)
+        return vm
+
+    def _report_vitals(self, readings):
+        vm = self._vm()
+        try:
+            self.ctl.report_vitals(readings)
+        except Rejected:
+            return
+        vm.note(readings, self.vb.clock.now_ms())
+        if self.ctl.state == ALARM:
+            self.latched = True
+
+    @rule(kind=st.sampled_from(["bp", "bp_again", "hr", "spo2"]), sbp=st.integers(70, 230), dbp=st.integers(30, 130),
+          hr=st.integers(30, 160), spo2=st.integers(75, 100))
+    def monitor_reading(self, kind, sbp, dbp, hr, spo2):
+        """One reading as a monitor sends it: a new cuff reading, the last one again, HR or SpO2."""
+        vm = self._vm()
+        if kind == "bp":
+            self._report_vitals({"sbp": sbp, "dbp": dbp, "bp_id": vm.new_bp_id()})
+        elif kind == "bp_again" and vm.bp_id is not None:
+            self._report_vitals({"sbp": self.ctl.vitals["sbp"], "dbp": self.ctl.vitals["dbp"], "bp_id": vm.bp_id, "hr": hr})
+        else:
+            self._report_vitals({kind: hr if kind == "hr" else spo2})
+
+    @rule(rx=PRESCRIPTIONS)
+    def monitored_program_and_start(self, rx):
+        """The clinic's path: the monitor reports normal vitals, then program and start."""
+        self._report_vitals(dict(NORMAL_VITALS, bp_id=self._vm().new_bp_id()))
+        self.program_and_start(rx)
+
+    @rule()
+    def monitored_resume(self):
+        self._report_vitals(dict(NORMAL_VITALS, bp_id=self._vm().new_bp_id()))
+        self.resume()
+
+    @invariant()
+    def start_and_resume_only_on_fresh_normal_vitals(self):
+        """START/RESUME never succeed while the latest fresh vitals meet a pause criterion, or
+        while a reading the profile requires is missing or stale."""
+        vm = self._vm()
+        if self.ctl.state == RUNNING and vm.last_state != RUNNING:
+            p = self.ctl.program
+            assert vm.gate_allows(p.drug, p.profile, self.vb.clock.now_ms()), (vm.seen, self.vb.clock.now_ms())
+        vm.last_state = self.ctl.state
 
     # ---- invariants ----------------------------------------------------------------------
     @invariant()
@@ -297,6 +352,45 @@ class PumpMachine(RuleBasedStateMachine):
         before = proto.stats["frames"]
         out = self._send(frame)
         assert proto.stats["frames"] == before and b"ERR SEQ_ORDER" in out, out
+
+
+class VitalsModel:
+    """What the monitor reported, and the gate it implies, from the data files alone: the newest
+    reading of each kind (a cuff reading only when its bp_id is new) and when it came."""
+
+    KIND = {"sbp": "bp", "dbp": "bp", "hr": "hr", "spo2": "spo2"}
+
+    def __init__(self, ctl) -> None:
+        self.ctl = ctl
+        self.seen = {}  # kind -> (t_ms, {reading: value})
+        self.bp_id = None
+        self.last_state = ctl.state
+
+    def new_bp_id(self) -> int:
+        return 1 if self.bp_id is None else self.bp_id % 65535 + 1
+
+    def note(self, readings, t_ms) -> None:
+        if "bp_id" in readings and readings["bp_id"] != self.bp_id:
+            self.bp_id = readings["bp_id"]
+            self.seen["bp"] = (t_ms, {"sbp": readings["sbp"], "dbp": readings["dbp"]})
+        for kind in ("hr", "spo2"):
+            if kind in readings:
+                self.seen[kind] = (t_ms, {kind: readings[kind]})
+
+    def gate_allows(self, drug, profile, now_ms) -> bool:
+        required = LIBRARY_DOC["drugs"][drug]["profiles"][profile].get("vitals_required", [])
+        for kind in ("bp", "hr", "spo2"):
+            t_ms, values = self.seen.get(kind, (None, {}))
+            if t_ms is None or now_ms - t_ms >= VITALS_LIMITS["stale_ms"][kind]:
+                if kind in required:
+                    return False
+                continue
+            for c in VITALS_LIMITS["criteria"]:
+                if self.KIND[c["reading"]] == kind:
+                    v = values[c["reading"]]
+                    if ("above" in c and v > c["above"]) or ("below" in c and v < c["below"]):
+                        return False
+        return True
 
 
 PumpMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

@@ -9,7 +9,7 @@ from firmware import alarms
 from firmware.controller import ALARM, COMPLETE, IDLE, PAUSED, Controller
 from firmware.hal.virtual import MemoryStorage, VirtualBoard
 from firmware.journal import EVENT_VALUE_KEYS, decode
-from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx
+from tests.firmware.fixtures import LIBRARY, SYRINGES, board, run_until_state, standard_rx, monitored
 
 MIN = 60000
 RX = standard_rx(dose_ug_kg=100, conc_ug_ml=1000)  # 7 mL over 40 min: ~2 steps a tick
@@ -52,15 +52,18 @@ def _session(storage):
         ctl = Controller(vb.hal, board(), LIBRARY, SYRINGES)
         ctl.set_occlusion_level("low")
         ctl.program_prescription(RX)
+        monitored(ctl)
         ctl.start()
         run_until_state(vb, ctl, (), MIN)
         ctl.pause()
         run_until_state(vb, ctl, (), 20000)
+        monitored(ctl)
         ctl.resume()
         run_until_state(vb, ctl, (), MIN)
         ctl.raise_alarm(alarms.OCCLUSION)
         run_until_state(vb, ctl, (), 10000)
         ctl.acknowledge()
+        monitored(ctl)
         ctl.resume()
         run_until_state(vb, ctl, (), MIN)
         ctl.stop()
@@ -121,6 +124,7 @@ def test_finishing_after_a_cut_never_over_delivers(fraction):
         cut_at += 1
     ctl.acknowledge()
     assert ctl.state == PAUSED
+    monitored(ctl)
     ctl.resume()
     run_until_state(vb, ctl, (COMPLETE,), 45 * MIN)
     assert ctl.state == COMPLETE

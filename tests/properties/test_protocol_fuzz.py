@@ -15,7 +15,7 @@ VALID = [
     frames.seal("1 PROGRAM " + STANDARD),
     frames.seal("1 START"),
     frames.seal("1 OCCLUSION level=low"),
-    frames.seal("1 VITALS sbp=120 dbp=80 hr=70 spo2=98"),
+    frames.seal("1 VITALS sbp=120 dbp=80 bp_id=2 hr=70 spo2=98"),
     frames.seal("1 TELEMETRY interval_ms=1000"),
     frames.seal("1 CONFIRM fields=dose_ug_kg"),
 ]
@@ -106,7 +106,7 @@ def test_every_poll_stays_within_the_link_budget(chunks):
 
 BODIES = ("STATUS", "ID", "START", "STOP", "PAUSE", "RESUME", "ACK", "PROGRAM " + STANDARD,
           "PROGRAM " + STANDARD.replace("dose_ug_kg=500", "dose_ug_kg=800"), "CONFIRM fields=dose_ug_kg",
-          "OCCLUSION level=low", "OCCLUSION level=high", "VITALS sbp=120 dbp=80 hr=70 spo2=98",
+          "OCCLUSION level=low", "OCCLUSION level=high", "VITALS sbp=120 dbp=80 bp_id=2 hr=70 spo2=98",
           "TELEMETRY interval_ms=0", "TELEMETRY interval_ms=1000")
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from sim import report, runner
 from sim import scenario as scn
+from sim.scenario import Event
 
 
 def _summary(name, runtime="cpython"):
@@ -38,3 +39,41 @@ def test_trend_detector_beats_the_plain_threshold_on_the_same_plant():
     baseline = run_occlusion(1.05, seed=1)
     s = _summary("occlusion_1mlh")
     assert s["time_to_alarm_s"] * 3 < baseline.time_to_alarm_s
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_one_high_cuff_reading_on_a_15_min_cycle_does_not_pause(runtime, monkeypatch):
+    """cuff_15min: the monitor reads 186/103 once (a 2-min surge) and HR/SpO2 every 5 s after;
+    the reading is judged once, so the session completes without a VITALS pause."""
+    from sim import operator as op
+
+    sent = []
+    command = op.Operator.command
+
+    def record(self, cmd, **kv):
+        if cmd == "VITALS":
+            sent.append(kv)
+        return command(self, cmd, **kv)
+
+    monkeypatch.setattr(op.Operator, "command", record)
+    s = _summary("cuff_15min", runtime)
+    cuff = [(kv["sbp"], kv["dbp"]) for kv in sent if "bp_id" in kv]
+    assert (186, 103) in cuff and max(sbp for sbp, _ in cuff) == 186
+    assert len(cuff) == len({kv["bp_id"] for kv in sent if "bp_id" in kv}) == 4  # each cuff reading once
+    assert len(sent) > 600 and s["alarms"] == []
+    assert all(v["ok"] for v in s["expectations"].values()), s["expectations"]
+
+
+def test_resume_after_a_power_cut_waits_for_a_new_cuff_reading():
+    """The pump forgets vitals in a reset: cut at 21 min (after the 20.5 min cuff reading), RESUME
+    at 24 min is refused for want of BP; the nurse takes a reading by hand and the infusion
+    resumes and completes."""
+    s = scn.load(scn.SCENARIO_DIR / "power_loss.toml")
+    s.events[:] = [Event(21.0, "power_loss", {"off_s": 30}), Event(23.0, "acknowledge", {}), Event(24.0, "resume", {})]
+    r = runner.simulation(s, runtime="cpython")
+    result = r.run()
+    refused = [a for a in r.operator.answers if not a.ok]
+    assert [(a.code, a["field"]) for a in refused] == [("VITALS_MISSING", "bp")]
+    manual = [e["t_min"] for e in result.scenario_log if e["action"] == "manual_cuff_reading"]
+    assert len(manual) == 1 and 24.0 <= manual[0] < 24.01  # at the refusal
+    assert report.summary(result, {})["end_state"] == "complete"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.patient import typical
-from sim.vitals_monitor import HR, NIBP, SPO2, VitalsMonitor
+from sim.vitals_monitor import HR, NIBP, SPO2, VitalsMonitor, vitals_reports
 
 
 def times_of(readings, kind):
@@ -166,3 +166,39 @@ def test_time_going_backwards_rejected():
     monitor.due_readings(100.0)
     with pytest.raises(ValueError, match="earlier"):
         monitor.due_readings(99.0)
+
+
+def test_reports_carry_each_cuff_reading_once_with_its_number():
+    """One VITALS report per reading time; a cuff reading goes, with a new bp_id, only in the
+    report of its own time, never again with later HR and SpO2 readings."""
+    monitor = VitalsMonitor(typical(), 11, cuff_interval_min=15.0)
+    reports = vitals_reports(monitor.due_readings(1900.0))
+    with_bp = [r for r in reports if "sbp" in r]
+    assert [r["bp_id"] for r in with_bp] == [1, 2, 3]  # cuff readings at 30, 930 and 1830 s
+    assert len(reports) == 1900 // 5 and all({"hr", "spo2"} <= r.keys() for r in reports)
+    assert all(set(r) in ({"hr", "spo2"}, {"sbp", "dbp", "bp_id", "hr", "spo2"}) for r in reports)
+
+
+@settings(max_examples=30, deadline=None)
+@given(interval_min=st.sampled_from([1.0, 5.0, 15.0]), end_s=st.floats(min_value=0.0, max_value=4000.0))
+def test_every_cuff_reading_is_reported_exactly_once(interval_min, end_s):
+    """However long the run, the bp_ids sent are 1, 2, ... one per cuff reading, none repeated."""
+    monitor = VitalsMonitor(typical(), 12, cuff_interval_min=interval_min)
+    readings = monitor.due_readings(end_s)
+    ids = [r["bp_id"] for r in vitals_reports(readings) if "bp_id" in r]
+    assert ids == list(range(1, len(times_of(readings, NIBP)) + 1))
+
+
+def test_connect_skips_the_time_off_the_patient():
+    """Put on the patient again days later: nothing from the days between, the cuff cycle
+    starts at the connection, cuff numbers go on."""
+    monitor = VitalsMonitor(typical(), 13)
+    first = monitor.due_readings(100.0)
+    monitor.connect(3 * 86400.0)
+    later = monitor.due_readings(3 * 86400.0 + 60.0)
+    assert times_of(later, NIBP) == [3 * 86400.0 + 30.0]
+    assert times_of(later, HR) == [3 * 86400.0 + 5.0 * k for k in range(1, 13)]
+    ids = [r["bp_id"] for r in vitals_reports(first + later) if "bp_id" in r]
+    assert ids == [1, 2]
+    with pytest.raises(ValueError, match="earlier than the previous call"):
+        monitor.connect(10.0)

@@ -15,8 +15,8 @@ PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 
 PORTS = {
     "esp32": {"causes": {"PWRON_RESET": 1, "HARD_RESET": 2, "WDT_RESET": 3, "DEEPSLEEP_RESET": 4, "SOFT_RESET": 5},
-              "wdt_max_ms": None},
-    "rp2": {"causes": {"PWRON_RESET": 1, "WDT_RESET": 3}, "wdt_max_ms": 8388},
+              "wdt_max_ms": None, "timer_ids": (0, 1, 2, 3)},
+    "rp2": {"causes": {"PWRON_RESET": 1, "WDT_RESET": 3}, "wdt_max_ms": 8388, "timer_ids": (-1,)},
 }
 _ALL_CAUSES = PORTS["esp32"]["causes"]
 
@@ -35,6 +35,7 @@ def use_port(name: str) -> None:
 pins: dict = {}
 watchdogs: list = []
 uarts: list = []
+timers: list = []
 
 
 def reset() -> None:
@@ -43,6 +44,7 @@ def reset() -> None:
     pins.clear()
     watchdogs.clear()
     uarts.clear()
+    timers.clear()
 
 
 def freq(hz=None):
@@ -137,6 +139,43 @@ class WDT:
 
     def feed(self) -> None:
         self.feeds += 1
+
+
+class Timer:
+    """machine.Timer as MicroPython v1.28.0 has it (ports/rp2/machine_timer.c: a soft timer,
+    id -1 only; ports/esp32/machine_timer.c: hardware timers 0-3): init(mode=, period= ms,
+    callback=), deinit(), ONE_SHOT/PERIODIC. The callback is a scheduled (soft) IRQ that runs
+    when the VM is next free: here, when a test calls `run_ms()`, once per elapsed period."""
+
+    ONE_SHOT, PERIODIC = 0, 1
+
+    def __init__(self, id=-1, **kw) -> None:
+        if id not in PORTS[_state["port"]]["timer_ids"]:
+            raise ValueError("Timer(%d) doesn't exist" % id)
+        self.id = id
+        self.mode = None
+        self.period_ms = 0
+        self.callback = None
+        self._due_ms = 0
+        timers.append(self)
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=None) -> None:
+        if period is None or period <= 0:
+            raise ValueError("period")
+        self.mode, self.period_ms, self.callback, self._due_ms = mode, period, callback, period
+
+    def deinit(self) -> None:
+        self.callback = None
+
+    def run_ms(self, elapsed_ms: int) -> None:
+        while self.callback is not None and elapsed_ms >= self._due_ms:
+            elapsed_ms -= self._due_ms
+            self.callback(self)
+            if self.mode == self.ONE_SHOT:
+                self.callback = None
+            self._due_ms = self.period_ms
 
 
 class UART:

@@ -232,15 +232,22 @@ def _time_to_alarm_per_fault(events: list[scn.Event], alarms: list[dict[str, Any
     return out
 
 
+CUFF_CYCLE_MIN = 5  # the clinic's cuff cycle during an infusion, for judging the true vitals
+
+
 def _pause_criterion(samples: list[runner.Sample]) -> dict[str, Any]:
     """Whether the patient's vitals met the clinic's pause criteria (the firmware's own rule,
     firmware/vitals.py, on the recorded true vitals), and when."""
     limits = json.loads(ALARM_LIMITS_PATH.read_text())["vitals"]
     guard, clock = VitalsGuard(limits), VirtualClock()
+    last_bp_id = 0
     for x in samples:
-        readings = {"sbp": int(round(x.sbp_mmhg)), "dbp": int(round(x.dbp_mmhg)), "hr": int(round(x.hr_bpm)),
-                    "spo2": int(round(x.spo2_pct))}
-        if guard.assess(readings, int(round(x.t_min * 60000)), clock):
+        readings: dict[str, int] = {"hr": int(round(x.hr_bpm)), "spo2": int(round(x.spo2_pct))}
+        bp_id = int(x.t_min // CUFF_CYCLE_MIN) + 1  # a cuff reading is judged once, as on the pump
+        if bp_id != last_bp_id:
+            readings.update(sbp=int(round(x.sbp_mmhg)), dbp=int(round(x.dbp_mmhg)), bp_id=bp_id)
+            last_bp_id = bp_id
+        if guard.report(readings, int(round(x.t_min * 60000)), clock):
             return {"pause_criterion_met": True, "pause_criterion_min": round(x.t_min, 3), "pause_reason": guard.reason}
     return {"pause_criterion_met": False, "pause_criterion_min": None, "pause_reason": None}
 

@@ -43,7 +43,7 @@ def test_trend_detector_beats_the_plain_threshold_on_the_same_plant():
 
 @pytest.mark.parametrize("runtime", ["cpython", "micropython"])
 def test_one_high_cuff_reading_on_a_15_min_cycle_does_not_pause(runtime, monkeypatch):
-    """cuff_15min: the monitor reads 186/103 once (a 2-min surge) and HR/SpO2 every 5 s after;
+    """cuff_15min: the monitor reads about 186/103 once (a 2-min surge) and HR/SpO2 every 5 s after;
     the reading is judged once, so the session completes without a VITALS pause."""
     from sim import operator as op
 
@@ -58,7 +58,8 @@ def test_one_high_cuff_reading_on_a_15_min_cycle_does_not_pause(runtime, monkeyp
     monkeypatch.setattr(op.Operator, "command", record)
     s = _summary("cuff_15min", runtime)
     cuff = [(kv["sbp"], kv["dbp"]) for kv in sent if "bp_id" in kv]
-    assert (186, 103) in cuff and max(sbp for sbp, _ in cuff) == 186
+    high = [(sbp, dbp) for sbp, dbp in cuff if sbp > 180 or dbp > 110]
+    assert len(high) == 1  # one reading past the two-readings criterion (about 186/103), judged once
     assert len(cuff) == len({kv["bp_id"] for kv in sent if "bp_id" in kv}) == 4  # each cuff reading once
     assert len(sent) > 600 and s["alarms"] == []
     assert all(v["ok"] for v in s["expectations"].values()), s["expectations"]

@@ -14,7 +14,7 @@ from sim.patient import Patient, sample
 from sim.scenario import Event
 
 CORES = 2
-COMMERCIAL_ACCURACY_PCT = 2.0  # REFERENCE.md: +/-2 % typical for commercial syringe pumps
+COMMERCIAL_ACCURACY_PCT = 2.0  # docs/references.md#pump-performance: +/-2 % typical for commercial syringe pumps
 
 
 def _scenario(name: str, overrides=()) -> scn.Scenario:

@@ -24,7 +24,7 @@ def test_rate_profile_totals():
 
 
 def test_steps_per_ml_matches_reference_example():
-    """3200 usteps/rev, 0.8 mm pitch, BD 50 mL: about 7,100 usteps/mL (REFERENCE.md)."""
+    """3200 usteps/rev, 0.8 mm pitch, BD 50 mL: about 7,100 usteps/mL (docs/references.md#drive)."""
     d_um = SYRINGES.get("bd_plastipak_50").inner_diameter_um
     steps = dosing.total_steps((1000000, 1), d_um, board("RPI_PICO").drive)
     area_mm2 = math.pi * (d_um / 1000.0) ** 2 / 4

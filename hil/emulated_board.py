@@ -22,7 +22,7 @@ import sys
 from hil.emulated_backend import Rp2040Backend, default_image
 from hil.emulated_pico import PinState
 from hil.pico_image import Unavailable, firmware_files
-from hil.virtual_board import VirtualBoard
+from hil.virtual_board import VirtualBoard, serve_until_interrupted, speed_error
 from sim.board_plant import BoardPlant
 
 BOARD = "RPI_PICO"
@@ -59,8 +59,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--uf2", help="MicroPython RPI_PICO v1.28.x UF2 (default: $PICO_UF2, then ../shared/rp2/)")
     ap.add_argument("--speed", type=float, default=1.0, help="emulated seconds per wall second (0: as fast as possible)")
     args = ap.parse_args(argv)
-    if args.speed < 0:
-        print(f"error: --speed {args.speed} is negative; allowed: 0 (as fast as possible) or more", file=sys.stderr)
+    if speed_error(args.speed):
+        print(speed_error(args.speed), file=sys.stderr)
         return 2
     try:
         firmware_files(args.uf2)  # before the build: a missing UF2 is said at once
@@ -68,12 +68,6 @@ def main(argv: list[str]) -> int:
     except (Unavailable, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"emulated Pico ({board.firmware.files[0].name}) command link: {board.port}", flush=True)
-    print("attach a serial terminal, mpremote or the harness to that path; Ctrl-C stops", flush=True)
-    try:
-        board.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        board.close()
-    return 0
+    return serve_until_interrupted(board.serve_forever, board.close,
+                                   f"emulated Pico ({board.firmware.files[0].name}) command link: {board.port}",
+                                   "attach a serial terminal, mpremote or the harness to that path; Ctrl-C stops")

@@ -196,6 +196,26 @@ class VirtualBoard:
         self.close()
 
 
+def speed_error(speed: float) -> str | None:
+    """The one message for a bad --speed (the virtual board, the emulated Pico, the rig)."""
+    if speed < 0:
+        return f"error: --speed {speed}: allowed 0 (as fast as possible) or more"
+    return None
+
+
+def serve_until_interrupted(serve, close, *banner: str) -> int:
+    """Print the banner lines, serve until Ctrl-C, close; the exit code of a clean stop."""
+    for line in banner:
+        print(line, flush=True)
+    try:
+        serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        close()
+    return 0
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -204,20 +224,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (0: as fast as possible)")
     ap.add_argument("--board", default="VIRTUAL")
     args = ap.parse_args(argv)
-    if args.speed < 0:
-        print(f"error: --speed {args.speed}: allowed 0 (as fast as possible) or more", file=sys.stderr)
+    if speed_error(args.speed):
+        print(speed_error(args.speed), file=sys.stderr)
         return 2
     try:
         vb = VirtualBoard(args.runtime, speed=args.speed, board=args.board)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"virtual board ({vb.backend.version}) command link: {vb.port}", flush=True)
-    print("attach a serial terminal or the harness to that path; Ctrl-C stops", flush=True)
-    try:
-        vb.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        vb.close()
-    return 0
+    return serve_until_interrupted(vb.serve_forever, vb.close,
+                                   f"virtual board ({vb.backend.version}) command link: {vb.port}",
+                                   "attach a serial terminal or the harness to that path; Ctrl-C stops")

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from hil.bench import VirtualBench
 from hil.pty_link import PtyLink
+from hil.virtual_board import serve_until_interrupted, speed_error
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "virtual_rig.toml"
 ENV_PORT = "HIL_RIG_PORT"
@@ -118,18 +119,12 @@ def main(argv: list[str]) -> int:
                     help=f"simulated seconds per wall second (default {DEFAULT_SPEED:g}; 0: as fast as possible)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    if args.speed < 0:
-        print(f"error: --speed {args.speed}: give 0 (as fast as possible) or more", file=sys.stderr)
+    if speed_error(args.speed):
+        print(speed_error(args.speed), file=sys.stderr)
         return 2
     rig = VirtualRig(args.runtime, args.seed, args.speed)
-    print(f"pump: {rig.pump_port}  balance: {rig.balance_port}  rig: {rig.port}", flush=True)
-    print(f"{ENV_PORT}={rig.port}", flush=True)
-    print(f"run: {ENV_PORT}={rig.port} python -m hil run --port {rig.pump_port} --balance {rig.balance_port} "
-          f"--fixture {FIXTURE}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        rig.close()
-    return 0
+    return serve_until_interrupted(threading.Event().wait, rig.close,
+                                   f"pump: {rig.pump_port}  balance: {rig.balance_port}  rig: {rig.port}",
+                                   f"{ENV_PORT}={rig.port}",
+                                   f"run: {ENV_PORT}={rig.port} python -m hil run --port {rig.pump_port} "
+                                   f"--balance {rig.balance_port} --fixture {FIXTURE}")

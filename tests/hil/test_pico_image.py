@@ -58,7 +58,7 @@ def test_filesystem_image_holds_the_tree_and_the_replacements(tmp_path):
 def test_cli_refuses_bad_input_with_exit_2(capsys, tmp_path):
     """A negative speed or a UF2 that is not there: one error line, exit code 2, nothing started."""
     assert emulated_board.main(["--speed", "-1"]) == 2
-    assert "--speed -1.0 is negative" in capsys.readouterr().err
+    assert "--speed -1.0: allowed 0 (as fast as possible) or more" in capsys.readouterr().err
     assert emulated_board.main(["--uf2", str(tmp_path / "none.uf2")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no MicroPython UF2 at") and "Traceback" not in err

@@ -8,6 +8,7 @@ The infusions use the short-run drug library (hil.pico_image.short_run_library) 
 two emulated minutes.
 """
 
+import json
 import re
 import time
 
@@ -168,3 +169,23 @@ def test_host_pio_assembler_builds_what_the_real_rp2_module_builds(probe):
     for name, prog in host.items():
         assert real[name][0] == list(prog[0]), name
         assert real[name][pio_asm.PROG_EXECCTRL:] == list(prog[pio_asm.PROG_EXECCTRL:]), name
+
+
+@pytest.mark.timeout(WAIT_S)
+def test_make_flash_reflashes_a_running_pump(pico_files):
+    """tools/flash.py on a Pico that runs the pump: SERVICE, then SERVICE action=flash hands the
+    watchdog to a timer and stops the loop, mpremote copies the new build without a soft reset
+    and resets the board, and the board answers ID with the build just copied (it ran another
+    image before, whose drug library is the short-run one)."""
+    from tools import flash
+
+    before = default_image({"firmware/data/drug_library.json": short_run_library()})
+    with EmulatedBoard(fs_image=before, speed=1.0).start() as eb:
+        eb.pause_then(lambda: eb.plant.plant.remove_syringe())
+        with PumpClient.open(eb.port, timeout_s=30) as pump:
+            assert pump.identify()["library"].endswith("-SHORT-RUNS")
+        ident = flash.flash("RPI_PICO", eb.port)
+        built = json.loads((flash.builder.BUILD / "RPI_PICO" / "firmware" / "data" / "build.json").read_text())
+        library = json.loads((flash.builder.BUILD / "RPI_PICO" / "firmware" / "data" / "drug_library.json").read_text())
+        assert ident["board"] == "RPI_PICO" and ident["build"] == built["build"]
+        assert ident["library"] == library["library_version"]  # the copied library, not the short-run one

@@ -20,6 +20,7 @@ from hil.emulated_backend import default_image
 from hil.emulated_board import EmulatedBoard
 from hil.emulated_pico import SETUP_HINT, emulator_installed
 from hil.pico_image import SHORT_RX, Unavailable, firmware_files, short_run_library
+from sim.board_plant import BoardPlant
 
 WAIT_S = 600  # wall seconds: the emulator shares two cores with everything else
 
@@ -180,8 +181,9 @@ def test_make_flash_reflashes_a_running_pump(pico_files):
     from tools import flash
 
     before = default_image({"firmware/data/drug_library.json": short_run_library()})
-    with EmulatedBoard(fs_image=before, speed=1.0).start() as eb:
-        eb.pause_then(lambda: eb.plant.plant.remove_syringe())
+    plant = BoardPlant(board="RPI_PICO")
+    with EmulatedBoard(fs_image=before, plant=plant, speed=1.0).start() as eb:
+        eb.pause_then(lambda: plant.plant.remove_syringe())
         with PumpClient.open(eb.port, timeout_s=30) as pump:
             assert pump.identify()["library"].endswith("-SHORT-RUNS")
         ident = flash.flash("RPI_PICO", eb.port)

@@ -43,6 +43,19 @@ class PtyLink:
         ready, _, _ = select.select([self.master_fd], [], [], timeout_s)
         return bool(ready)
 
+    def lines(self, stop, poll_s: float = 0.05):
+        """Each complete line the host writes (without its newline), until `stop` (an Event) is
+        set: the loop of a small line-serving device on the other end (a relay rig, a test's
+        pretend pump)."""
+        pending = b""
+        while not stop.is_set():
+            if not self.wait_readable(poll_s):
+                continue
+            pending += self.read_available()
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                yield line
+
     def write(self, data: bytes, droppable: bool = False, wait_s: float = 2.0) -> None:
         view = memoryview(data)
         while view:

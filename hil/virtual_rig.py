@@ -83,18 +83,12 @@ class VirtualRig:
         return "OK"
 
     def _serve(self) -> None:
-        buf = b""
-        while not self._stop.is_set():
-            if not self.control.wait_readable(0.1):
-                continue
-            buf += self.control.read_available()
-            while b"\n" in buf:
-                raw, buf = buf.split(b"\n", 1)
-                line = raw.decode("ascii", "replace").strip()
-                if line:
-                    answer = self.handle(line)
-                    self.handled.append((line, answer))
-                    self.control.write(answer.encode() + b"\n")
+        for raw in self.control.lines(self._stop, 0.1):
+            line = raw.decode("ascii", "replace").strip()
+            if line:
+                answer = self.handle(line)
+                self.handled.append((line, answer))
+                self.control.write(answer.encode() + b"\n")
 
     def close(self) -> None:
         self._stop.set()

@@ -228,18 +228,12 @@ class WrongAnswerPump:
         self._thread.start()
 
     def _serve(self) -> None:
-        pending = b""
-        while not self._stop.is_set():
-            if not self.link.wait_readable(0.05):
-                continue
-            pending += self.link.read_available()
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                tag = line.split(b" ", 1)[0].decode(errors="replace")
-                if tag == "ID":
-                    self.link.write(frames.seal("- OK ID fw=old board=VIRTUAL library=x syringes=x last_seq=2"))
-                else:
-                    self.link.write(frames.seal(f"{tag} OK START state=running"))
+        for line in self.link.lines(self._stop):
+            tag = line.split(b" ", 1)[0].decode(errors="replace")
+            if tag == "ID":
+                self.link.write(frames.seal("- OK ID fw=old board=VIRTUAL library=x syringes=x last_seq=2"))
+            else:
+                self.link.write(frames.seal(f"{tag} OK START state=running"))
 
     def close(self) -> None:
         self._stop.set()
